@@ -1,0 +1,12 @@
+"""Placeholder: bearer-token auth middleware (foundation work replaces this)."""
+
+
+class BearerTokenMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+
+TokenUserMiddleware = BearerTokenMiddleware

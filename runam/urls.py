@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from core.views import RunAmGraphQLView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("graphql/", RunAmGraphQLView.as_view(graphiql=True), name="graphql"),
+]
