@@ -184,6 +184,26 @@ GRAPHQL_CACHE_POLICIES = {
     },
 }
 
+# What a write to each model invalidates, besides the row itself (its row generation reaches every cached result
+# that showed it, however deeply nested). Templates are filled from the written instance's attributes. Every model
+# listed here must use core.cache.invalidation.TrackedQuerySet so bulk writes invalidate too.
+CACHE_INVALIDATION = {
+    "accounts.User": ["user:{{id}}", "user_profile:{{id}}"],
+    "accounts.UserProfile": ["user:{{user_id}}", "user_profile:{{user_id}}"],
+    "accounts.Role": ["roles"],
+    # All countries: a country argument may be spelled in any case, so "banks_list:NG" alone could miss one.
+    "accounts.Bank": ["banks_list"],
+    "errands.Errand": ["errand:{{id}}", "errand_list", "user_errands:{{created_by_id}}", "user_errands:{{runner_id}}"],
+    "escrows.Escrow": [
+        "escrow:{{id}}",
+        "user_escrows:{{payer_id}}",
+        "user_escrows:{{payee_id}}",
+        "errand:{{errand_id}}",
+    ],
+}
+# Bound of the per-process cache of parsed and validated GraphQL documents (every request uses it).
+GRAPHQL_DOCUMENT_CACHE_SIZE = env.int("GRAPHQL_DOCUMENT_CACHE_SIZE", default=1000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
