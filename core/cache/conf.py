@@ -1,0 +1,38 @@
+"""Cache settings, read live so that override_settings (and the test fixtures) take effect at once."""
+
+from django.conf import settings
+
+GENERATION_TTL_DEFAULT = 7 * 24 * 3600
+SINGLE_FLIGHT_WAIT_DEFAULT = 2.0
+STATS_FLUSH_INTERVAL_DEFAULT = 1.0
+
+
+def cache_enabled() -> bool:
+    return bool(getattr(settings, "CACHE_ENABLED", True))
+
+
+def key_prefix() -> str:
+    return getattr(settings, "CACHE_KEY_PREFIX", "runam")
+
+
+def default_timeout() -> int:
+    return int(getattr(settings, "CACHE_DEFAULT_TIMEOUT", 300))
+
+
+def generation_ttl() -> int:
+    """Seconds a generation or write clock lives: losing one only costs a miss, so it merely bounds memory."""
+    return int(getattr(settings, "CACHE_GENERATION_TTL", GENERATION_TTL_DEFAULT))
+
+
+def single_flight_wait() -> float:
+    return float(getattr(settings, "CACHE_SINGLE_FLIGHT_WAIT", SINGLE_FLIGHT_WAIT_DEFAULT))
+
+
+def stats_flush_interval() -> float:
+    """Seconds between flushes of the per-process counters to Redis; 0 turns the background flush off."""
+    return float(getattr(settings, "CACHE_STATS_FLUSH_INTERVAL", STATS_FLUSH_INTERVAL_DEFAULT))
+
+
+def backend_name() -> str:
+    backend = settings.CACHES["default"]["BACKEND"]
+    return "redis" if backend.startswith("django_redis.") else "locmem"

@@ -1,0 +1,162 @@
+"""Key building: one function, every value escaped or hashed, nothing widens a pattern."""
+
+import fnmatch
+import re
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.cache import keys
+from core.cache.keys import (
+    family_from_pattern,
+    family_of,
+    gen_key,
+    get_cache_key,
+    lock_key,
+    make_key,
+    make_pattern,
+    prefix_families,
+    strip_prefix,
+)
+
+NASTY = ["*", "?", "[", "]", ":", "{{", "}}", "%", "~", " ", "\t\n", "\x00", "é", "用户", "🙂", "a" * 10_000, "_g"]
+any_text = st.one_of(st.text(), st.sampled_from(NASTY), st.text(alphabet="*?[]:{}%~ \x00_\\", max_size=30))
+KEY_CHARS = re.compile(r"^[A-Za-z0-9_.:@/%~-]+$")
+
+
+def test_placeholders_are_filled_from_context_with_dotted_access():
+    # given
+    user = SimpleNamespace(id=42, profile={"lang": "en"})
+
+    # when
+    key = make_key("user:{{user.id}}:{{user.profile.lang}}:{{page}}", {"user": user, "page": 2})
+
+    # then
+    assert key == "runam:user:42:en:2"
+
+
+def test_missing_name_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match="user_id"):
+        make_key("user:{{user_id}}", {})
+
+
+def test_template_starting_with_underscore_is_refused():
+    with pytest.raises(ValueError, match="reserved"):
+        make_key("_g:user")
+
+
+def test_markers_for_none_and_booleans():
+    assert make_key("x:{{a}}:{{b}}:{{c}}", {"a": None, "b": True, "c": False}) == "runam:x:~n:~t:~f"
+
+
+def test_value_cannot_smuggle_segment_or_glob():
+    key = make_key("user:{{id}}", {"id": "42:*"})
+
+    assert key == "runam:user:42%3A%2A"
+    assert prefix_families(key) == ["user", "user:42%3A%2A"]
+
+
+def test_value_cannot_reach_the_internal_namespace():
+    assert make_key("{{name}}:x", {"name": "_g"}) == "runam:%5Fg:x"
+    assert get_cache_key("_epoch") == "runam:%5Fepoch"
+
+
+def test_hash_params_ignore_dict_order_and_stay_short():
+    first = make_key("search:{{filters}}", {"filters": {"a": 1, "b": [1, 2]}}, hash_params=["filters"])
+    second = make_key("search:{{filters}}", {"filters": {"b": [1, 2], "a": 1}}, hash_params=["filters"])
+
+    assert first == second
+    assert re.fullmatch(r"runam:search:~[0-9a-f]{32}", first)
+
+
+def test_hash_params_not_in_template_go_in_a_hashed_tail():
+    one = make_key("search:{{q}}", {"q": "x", "page": 1}, hash_params=["page"])
+    two = make_key("search:{{q}}", {"q": "x", "page": 2}, hash_params=["page"])
+
+    assert one != two
+    assert one.startswith("runam:search:x:~")
+
+
+def test_long_values_and_long_keys_are_hashed():
+    long_value = make_key("q:{{v}}", {"v": "a" * 65})
+    long_key = make_key("x" * 300)
+
+    assert re.fullmatch(r"runam:q:~[0-9a-f]{32}", long_value)
+    assert len(long_key) <= 250
+    assert long_key.startswith("runam:" + "x" * 194)
+
+
+def test_template_literal_globs_are_escaped_in_keys_but_kept_in_patterns():
+    assert make_key("errand_list:*") == "runam:errand_list:%2A"
+    assert make_pattern("user:{{id}}:*", {"id": "4*"}) == "runam:user:4%2A:*"
+
+
+def test_get_cache_key_escapes_every_part():
+    assert get_cache_key("user", 42, "a b") == "runam:user:42:a%20b"
+
+
+def test_prefix_helpers():
+    assert strip_prefix("runam:user:42") == "user:42"
+    assert family_of("runam:user:42:profile") == "user"
+    assert prefix_families("runam:user:42:profile") == ["user", "user:42", "user:42:profile"]
+    assert gen_key("user:42") == "runam:_g:user:42"
+    assert lock_key("runam:user:42") == "runam:_lock:user:42"
+    assert len(gen_key("y" * 250)) <= 250
+
+
+@pytest.mark.parametrize(
+    ("glob", "family"),
+    [
+        ("user:42:*", "user:42"),
+        ("errand_list:*", "errand_list"),
+        ("runam:errand_list:*", "errand_list"),
+        ("user:42:profile", "user:42:profile"),
+        ("u*r:*", None),
+        ("user:4?:*", None),
+        ("user*", None),
+        ("*", None),
+    ],
+)
+def test_family_from_pattern(glob, family):
+    assert family_from_pattern(glob) == family
+
+
+def test_prefix_comes_from_settings(settings):
+    settings.CACHE_KEY_PREFIX = "other"
+
+    assert make_key("user:{{id}}", {"id": 1}) == "other:user:1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=any_text, second=any_text)
+def test_distinct_values_never_share_a_key(first, second):
+    if first == second:
+        return
+    assert make_key("user:{{v}}:x", {"v": first}) != make_key("user:{{v}}:x", {"v": second})
+    assert get_cache_key("user", first) != get_cache_key("user", second)
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.integers(), second=st.integers())
+def test_distinct_ints_never_share_a_key(first, second):
+    if first != second:
+        assert make_key("user:{{v}}", {"v": first}) != make_key("user:{{v}}", {"v": second})
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=any_text, other=any_text)
+def test_no_value_widens_a_pattern(value, other):
+    key = make_key("user:{{v}}:profile", {"v": value})
+    pattern = make_pattern("user:{{v}}:*", {"v": value})
+    other_key = make_key("user:{{v}}:profile", {"v": other})
+
+    assert len(key) <= 250
+    assert KEY_CHARS.match(key)
+    assert not keys.has_glob(strip_prefix(key))
+    assert key.count(":") == 3  # the value never adds a segment
+    assert not keys.has_glob(pattern[:-1])  # only the template's own `*`
+    if len(key) < 250:  # a hashed-long key is reachable by its exact key only
+        assert fnmatch.fnmatchcase(key, pattern)
+    assert fnmatch.fnmatchcase(other_key, pattern) == (other_key == key)
