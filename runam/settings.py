@@ -54,6 +54,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# JSON 403 on /graphql/ when a session request lacks its CSRF token.
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
+
 ROOT_URLCONF = "runam.urls"
 WSGI_APPLICATION = "runam.wsgi.application"
 
