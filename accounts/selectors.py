@@ -1,0 +1,18 @@
+"""Reads on people, roles and banks."""
+
+from __future__ import annotations
+
+from accounts.models import Bank, Role, User
+
+
+def viewer_get(*, user_id: int) -> User | None:
+    """The signed-in user with their profile, role and bank in one query."""
+    return User.objects.select_related("profile", "profile__role", "profile__bank").filter(pk=user_id).first()
+
+
+def bank_list(*, country: str) -> list[Bank]:
+    return list(Bank.objects.filter(country=country.strip().upper()).order_by("name", "id"))
+
+
+def role_list() -> list[Role]:
+    return list(Role.objects.order_by("name"))
