@@ -110,6 +110,12 @@ CACHE_ENABLED = env.bool("CACHE_ENABLED", default=True)
 CACHE_DEFAULT_TIMEOUT = env.int("CACHE_DEFAULT_TIMEOUT", default=300)
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="runam")
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds a family generation / write clock lives; losing one costs a miss, never a stale read.
+CACHE_GENERATION_TTL = env.int("CACHE_GENERATION_TTL", default=7 * 24 * 3600)
+# Seconds concurrent misses on one key wait for the first caller's value before computing it themselves.
+CACHE_SINGLE_FLIGHT_WAIT = env.float("CACHE_SINGLE_FLIGHT_WAIT", default=2.0)
+# Seconds between flushes of each process's hit/miss counters to Redis (0: never in the background).
+CACHE_STATS_FLUSH_INTERVAL = env.float("CACHE_STATS_FLUSH_INTERVAL", default=1.0)
 # Adds extensions.cache (per field HIT/MISS, family, TTL) to GraphQL responses.
 GRAPHQL_CACHE_DEBUG = env.bool("GRAPHQL_CACHE_DEBUG", default=DEBUG)
 
@@ -119,6 +125,9 @@ _CACHE_COMMON = {
     "KEY_FUNCTION": "core.cache.keys.backend_key",
 }
 if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     CACHES = {
         "default": {
             **_CACHE_COMMON,
@@ -130,7 +139,11 @@ if REDIS_URL:
                 "SERIALIZER": "core.cache.serializers.TextSerializer",
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.1),
                 "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.1),
-                "CONNECTION_POOL_KWARGS": {"max_connections": env.int("REDIS_MAX_CONNECTIONS", default=64)},
+                # No retries: one would double the time a caller can lose to a dead Redis (the cache fails open).
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=64),
+                    "retry": Retry(NoBackoff(), 0),
+                },
             },
         }
     }

@@ -1,0 +1,122 @@
+"""Hit/miss/set/invalidation counters per key family.
+
+Counting is a dict increment in the process; a daemon thread adds the counts to one Redis hash (HINCRBY
+`family|event`, one pipeline) at most once per CACHE_STATS_FLUSH_INTERVAL, so a hit never pays a round trip and
+every process's counts add up. On LocMem the counters stay in the process, like the cache itself.
+"""
+
+import os
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from core.cache import conf
+from core.cache.store import get_store
+
+EVENTS = {"hit": "hits", "miss": "misses", "set": "sets", "invalidation": "invalidations"}
+
+
+def _empty() -> dict[str, Any]:
+    return {"hits": 0, "misses": 0, "sets": 0, "invalidations": 0, "hit_rate": 0.0}
+
+
+class Stats:
+    """One process's counters. Tests make several to stand for several processes sharing one Redis."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: Counter[str] = Counter()
+        self._flusher: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def record(self, family: str, event: str, n: int = 1) -> None:
+        if event not in EVENTS:
+            raise ValueError(f"unknown cache event {event!r}; expected one of {sorted(EVENTS)}")
+        with self._lock:
+            self._pending[f"{family}|{event}"] += n
+        self._ensure_flusher()
+
+    def flush(self) -> bool:
+        """Send pending counts to the shared hash in one pipeline; on failure keep them for the next flush."""
+        store = get_store()
+        if store.backend != "redis":
+            return False
+        with self._lock:
+            counts, self._pending = self._pending, Counter()
+        if not counts:
+            return True
+        if store.flush_stats(dict(counts)):
+            return True
+        with self._lock:
+            self._pending.update(counts)
+        return False
+
+    def totals(self) -> dict[str, int]:
+        store = get_store()
+        shared = store.read_stats() if store.backend == "redis" and self.flush() else None
+        with self._lock:
+            local = dict(self._pending)
+        if shared is None:
+            return local
+        return dict(Counter(shared) + Counter(local))
+
+    def snapshot(self) -> dict[str, Any]:
+        families: dict[str, dict[str, Any]] = {}
+        overall = _empty()
+        for name, count in self.totals().items():
+            family, _, event = name.rpartition("|")
+            if event not in EVENTS:
+                continue
+            families.setdefault(family, _empty())[EVENTS[event]] += count
+            overall[EVENTS[event]] += count
+        for row in [*families.values(), overall]:
+            lookups = row["hits"] + row["misses"]
+            row["hit_rate"] = row["hits"] / lookups if lookups else 0.0
+        return {"families": dict(sorted(families.items())), "overall": overall, "backend": get_store().info()}
+
+    def reset(self, *, shared: bool = True) -> None:
+        with self._lock:
+            self._pending.clear()
+        if shared:
+            get_store().reset_stats()
+
+    def _ensure_flusher(self) -> None:
+        if self._pid != os.getpid():  # forked: the parent's thread and unflushed counts are not ours
+            with self._lock:
+                self._pid, self._pending, self._flusher = os.getpid(), Counter(), None
+        if self._flusher is not None and self._flusher.is_alive():
+            return
+        if conf.stats_flush_interval() <= 0 or conf.backend_name() != "redis":
+            return
+        with self._lock:
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(target=self._flush_loop, name="cache-stats-flush", daemon=True)
+                self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while (interval := conf.stats_flush_interval()) > 0:
+            time.sleep(interval)
+            self.flush()
+
+
+_default = Stats()
+
+
+def record(family: str, event: str, n: int = 1) -> None:
+    """Count an event for a key family ("user", "errand_list"); event is hit, miss, set or invalidation."""
+    _default.record(family, event, n)
+
+
+def flush() -> bool:
+    return _default.flush()
+
+
+def snapshot() -> dict[str, Any]:
+    """{"families": {family: {hits, misses, sets, invalidations, hit_rate}}, "overall": {...}, "backend": info}."""
+    return _default.snapshot()
+
+
+def reset(*, shared: bool = True) -> None:
+    """Zero this process's counters and, unless shared=False, the counters every process shares."""
+    _default.reset(shared=shared)

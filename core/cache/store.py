@@ -1,0 +1,591 @@
+"""The generation store: validated entries on LocMem or Redis, failing open.
+
+An entry is `header "\n" payload`; the header lists `genkey<TAB>token` pairs read before the value was computed,
+and the entry is served only while every one of them still holds that token (see docs/caching.md, "Design").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
+
+from core.cache import conf
+from core.cache.conf import key_prefix
+from core.cache.keys import (
+    clock_key,
+    epoch_key,
+    family_from_pattern,
+    gen_key,
+    lock_key,
+    prefix_families,
+    stats_key,
+    strip_prefix,
+    with_prefix,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What a backend raises when it is down or slow; anything else is a bug and is logged with its traceback.
+BACKEND_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+SCAN_BATCH = 1000
+MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, digit = divmod(number, 36)
+        digits.append(_BASE36[digit])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def new_token() -> str:
+    """A generation token that never repeats: the clock keeps it unique across restarts, the random bits across
+    processes (13 base36 digits hold 64 bits, so every token has the same shape)."""
+    return _base36(time.time_ns(), 13) + _base36(secrets.randbits(64), 13)
+
+
+@dataclass
+class Ticket:
+    """What a miss read before computing: the entry's generations and the write clocks to guard."""
+
+    key: str
+    deps: dict[str, str]  # generation key -> token
+    guards: dict[str, str | None] = field(default_factory=dict)  # write clock key -> token (None: absent)
+
+
+@dataclass
+class Lookup:
+    hit: bool
+    payload: str | None
+    ticket: Ticket | None  # None when the backend did not answer: compute, but do not try to store
+
+
+DOWN = Lookup(hit=False, payload=None, ticket=None)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_entry(entry: str) -> tuple[dict[str, str], str] | None:
+    header, newline, payload = entry.partition("\n")
+    fields = header.split("\t")
+    if not newline or len(fields) < 2 or len(fields) % 2:
+        return None
+    return dict(zip(fields[::2], fields[1::2], strict=True)), payload
+
+
+def render_entry(deps: dict[str, str], payload: str) -> str:
+    return "\t".join(f"{name}\t{token}" for name, token in deps.items()) + "\n" + payload
+
+
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Redis glob semantics (`*`, `?`, `[...]`, `[^...]`, `\\x`) for LocMem, which has no SCAN MATCH."""
+    out, i = [], 0
+    while i < len(glob):
+        char = glob[i]
+        if char == "\\" and i + 1 < len(glob):
+            out.append(re.escape(glob[i + 1]))
+            i += 1
+        elif char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[" and "]" in glob[i + 1 :]:
+            end = glob.index("]", i + 2 if glob[i + 1 : i + 2] in ("^", "]") else i + 1)
+            body = glob[i + 1 : end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+class GenerationStore:
+    """What every backend shares: outage handling, the public API, and the Python validation path (which the
+    async API uses on every backend). Subclasses supply the primitives."""
+
+    backend = ""
+    RETRY_INTERVAL = 1.0  # seconds between background attempts to bump the epoch after a lost invalidation
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self._healthy = True
+        self._needs_epoch = False  # saw an outage: bump the epoch before serving anything again
+        self._state_lock = threading.Lock()
+        self._recover_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # LocMem: makes guarded stores atomic with respect to bumps
+        self._retry_thread: threading.Thread | None = None
+        self._held = threading.local()
+
+    # --- faults ---------------------------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def _call(self, operation: Callable[[], T], default: T, *, invalidates: bool = False) -> T:
+        if self._needs_epoch and not self.recover():
+            if invalidates:
+                self._start_retry()
+            return default
+        try:
+            return operation()
+        except BACKEND_ERRORS as exc:
+            self._failed(exc, invalidates=invalidates)
+        except Exception:
+            log.exception("cache store error; the call is treated as a miss")
+        return default
+
+    async def _acall(self, operation: Callable[[], Awaitable[T]], default: T, *, invalidates: bool = False) -> T:
+        if self._needs_epoch and not await sync_to_async(self.recover, thread_sensitive=False)():
+            if invalidates:
+                self._start_retry()
+            return default
+        try:
+            return await operation()
+        except BACKEND_ERRORS as exc:
+            self._failed(exc, invalidates=invalidates)
+        except Exception:
+            log.exception("cache store error; the call is treated as a miss")
+        return default
+
+    def _failed(self, exc: BaseException, *, invalidates: bool) -> None:
+        with self._state_lock:
+            self._needs_epoch = True
+            if self._healthy:
+                self._healthy = False
+                log.warning("cache backend unreachable: %s (serving misses until it answers)", exc)
+        if invalidates:
+            self._start_retry()
+
+    def recover(self) -> bool:
+        """Bump the epoch if this process saw an outage; True once the backend answers (or nothing was owed)."""
+        if not self._needs_epoch:
+            return True
+        if not self._recover_lock.acquire(blocking=False):
+            return False  # another thread is trying right now; do not queue every request behind it
+        try:
+            if not self._needs_epoch:
+                return True
+            try:
+                self._set_tokens({epoch_key(): new_token()}, ttl=None)
+            except BACKEND_ERRORS:
+                return False
+            with self._state_lock:
+                self._needs_epoch = False
+                self._healthy = True
+            log.info("cache backend recovered; epoch bumped so entries from before the outage are not served")
+            return True
+        finally:
+            self._recover_lock.release()
+
+    def _start_retry(self) -> None:
+        # A lost invalidation must not wait for this process's next request: retry in the background.
+        with self._state_lock:
+            if self._retry_thread is not None and self._retry_thread.is_alive():
+                return
+            self._retry_thread = threading.Thread(target=self._retry_loop, name="cache-epoch-retry", daemon=True)
+            self._retry_thread.start()
+
+    def _retry_loop(self) -> None:
+        while self._needs_epoch:
+            time.sleep(self.RETRY_INTERVAL)
+            self.recover()
+
+    # --- public API -------------------------------------------------------------------------------------------
+
+    def lookup(self, key: str, *, clocks: Sequence[str] = ()) -> Lookup:
+        key = with_prefix(key)
+        gens = [epoch_key()] + [gen_key(family) for family in prefix_families(key)]
+        return self._call(lambda: self._lookup(key, gens, [clock_key(label) for label in clocks]), DOWN)
+
+    def store(
+        self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
+    ) -> bool:
+        if ttl <= 0:
+            return False
+        extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
+        guards = ticket.guards if guarded else {}
+        return self._call(lambda: self._store(ticket, payload, ttl, extra, guards), False)
+
+    def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
+        names = [gen_key(family) for family in families] + [clock_key(label) for label in clocks]
+        if names:
+            tokens = {name: new_token() for name in names}
+            self._call(lambda: self._set_tokens(tokens, ttl=conf.generation_ttl()), None, invalidates=True)
+
+    def bump_epoch(self) -> None:
+        self._call(lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None), None, invalidates=True)
+
+    def delete(self, key: str) -> bool:
+        key = with_prefix(key)
+        own = {gen_key(prefix_families(key)[-1]): new_token()}
+        return self._call(lambda: self._delete_entry(key, own), False, invalidates=True)
+
+    def delete_pattern(self, glob: str, *, dry_run: bool = False) -> int:
+        glob = strip_prefix(glob)
+        if not dry_run and (family := family_from_pattern(glob)) is not None:
+            self.bump(families=[family])
+        return self._call(lambda: self._sweep(with_prefix(glob), dry_run=dry_run, internal=False), 0)
+
+    def count(self, glob: str = "*") -> int:
+        return self._call(lambda: self._sweep(with_prefix(glob), dry_run=True, internal=False), 0)
+
+    def clear_all(self, *, dry_run: bool = False) -> int:
+        removed = self._call(lambda: self._sweep(f"{_glob_escape(key_prefix())}:*", dry_run=dry_run), 0)
+        if not dry_run:
+            # Last, so that a fill that read the old epoch while we were deleting can never be served.
+            self.bump_epoch()
+        return removed
+
+    def acquire(self, key: str, ttl_ms: int) -> bool:
+        token = new_token()
+        # Down: nobody can hold the lock, and waiting would only delay the caller's own computation.
+        acquired = self._call(lambda: self._acquire(lock_key(with_prefix(key)), token, ttl_ms), True)
+        if acquired:
+            self._held_tokens()[key] = token
+        return acquired
+
+    def release(self, key: str) -> None:
+        token = self._held_tokens().pop(key, None)
+        if token is not None:
+            self._call(lambda: self._release(lock_key(with_prefix(key)), token), None)
+
+    def _held_tokens(self) -> dict[str, str]:
+        # Per thread: a lock is released by the thread that took it, and only while it still holds our token.
+        if not hasattr(self._held, "tokens"):
+            self._held.tokens = {}
+        return self._held.tokens
+
+    def wait_for(self, key: str, timeout: float) -> Lookup:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.lookup(key)
+            remaining = deadline - time.monotonic()
+            if found.hit or found.ticket is None or remaining <= 0:
+                return found
+            time.sleep(min(0.01, remaining))
+
+    def info(self) -> dict[str, Any]:
+        try:
+            keys, memory = self._info()
+        except BACKEND_ERRORS as exc:
+            self._failed(exc, invalidates=False)
+            return {"backend": self.backend, "healthy": False, "keys": None, "memory": None, "error": str(exc)}
+        return {"backend": self.backend, "healthy": self._healthy, "keys": keys, "memory": memory, "error": None}
+
+    # --- async: Django's async cache API, checks in Python ----------------------------------------------------
+
+    async def alookup(self, key: str, *, clocks: Sequence[str] = ()) -> Lookup:
+        key = with_prefix(key)
+        gens = [epoch_key()] + [gen_key(family) for family in prefix_families(key)]
+        return await self._acall(lambda: self._alookup(key, gens, [clock_key(label) for label in clocks]), DOWN)
+
+    async def astore(self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = ()) -> bool:
+        if ttl <= 0:
+            return False
+        extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
+        return await self._acall(lambda: self._astore(ticket, payload, ttl, extra), False)
+
+    async def abump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
+        tokens = {gen_key(family): new_token() for family in families}
+        tokens.update({clock_key(label): new_token() for label in clocks})
+        if tokens:
+            await self._acall(lambda: self.cache.aset_many(tokens, conf.generation_ttl()), None, invalidates=True)
+
+    async def _alookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
+        values = {name: _text(value) for name, value in (await self.cache.aget_many([key, *gens, *clocks])).items()}
+        entry = values.get(key)
+        if entry is not None and (parsed := parse_entry(entry)) is not None:
+            if unread := [name for name in parsed[0] if name not in values]:
+                values.update({n: _text(v) for n, v in (await self.cache.aget_many(unread)).items()})
+            if self._valid(parsed[0], values):
+                return Lookup(hit=True, payload=parsed[1], ticket=None)
+        if absent := [name for name in gens if name not in values]:
+            token = new_token()
+            for name in absent:
+                await self.cache.aadd(name, token, None if name == epoch_key() else conf.generation_ttl())
+            values.update({n: _text(v) for n, v in (await self.cache.aget_many(absent)).items()})
+        return self._ticket(key, gens, clocks, values)
+
+    async def _astore(self, ticket: Ticket, payload: str, ttl: int, extra: list[str]) -> bool:
+        current = {n: _text(v) for n, v in (await self.cache.aget_many([*ticket.deps, *extra])).items()}
+        if not self._valid(ticket.deps, current):
+            return False
+        if absent := [name for name in extra if name not in current]:
+            token = new_token()
+            for name in absent:
+                await self.cache.aadd(name, token, conf.generation_ttl())
+            current.update({n: _text(v) for n, v in (await self.cache.aget_many(absent)).items()})
+        deps = {**ticket.deps, **{name: current.get(name) or MISSING for name in extra}}
+        await self.cache.aset(ticket.key, render_entry(deps, payload), ttl)
+        return True
+
+    # --- helpers shared by the Python paths -------------------------------------------------------------------
+
+    @staticmethod
+    def _valid(deps: dict[str, str], current: dict[str, str | None]) -> bool:
+        return bool(deps) and all(current.get(name) == token for name, token in deps.items())
+
+    @staticmethod
+    def _ticket(key: str, gens: list[str], clocks: list[str], values: dict[str, str | None]) -> Lookup:
+        deps = {name: values.get(name) or MISSING for name in gens}
+        return Lookup(hit=False, payload=None, ticket=Ticket(key, deps, {name: values.get(name) for name in clocks}))
+
+    # --- primitives -------------------------------------------------------------------------------------------
+
+    def _lookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
+        raise NotImplementedError
+
+    def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
+        raise NotImplementedError
+
+    def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
+        raise NotImplementedError
+
+    def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
+        raise NotImplementedError
+
+    def _keys(self, glob: str) -> Iterator[str]:
+        raise NotImplementedError
+
+    def _remove(self, names: list[str], *, dry_run: bool) -> int:
+        raise NotImplementedError
+
+    def _acquire(self, name: str, token: str, ttl_ms: int) -> bool:
+        raise NotImplementedError
+
+    def _release(self, name: str, token: str) -> None:
+        raise NotImplementedError
+
+    def _info(self) -> tuple[int | None, int | None]:
+        raise NotImplementedError
+
+    def _sweep(self, glob: str, *, dry_run: bool, internal: bool = True) -> int:
+        """Count (and unless dry_run delete) keys matching glob in batches; internal keys only if asked."""
+        keep = {epoch_key(), stats_key()}
+        internal_head = key_prefix() + ":_"
+        batch: list[str] = []
+        total = 0
+        for name in self._keys(glob):
+            if name in keep or (not internal and name.startswith(internal_head)):
+                continue
+            batch.append(name)
+            if len(batch) >= SCAN_BATCH:
+                total += self._remove(batch, dry_run=dry_run)
+                batch = []
+        return total + (self._remove(batch, dry_run=dry_run) if batch else 0)
+
+    def flush_stats(self, counts: dict[str, int]) -> bool:
+        """Add counts to the shared stats; False when there is nothing shared (LocMem) or the backend is down."""
+        return False
+
+    def read_stats(self) -> dict[str, int] | None:
+        return None
+
+    def reset_stats(self) -> None:
+        return None
+
+
+class LocMemStore(GenerationStore):
+    """Per-process memory: the lock stands in for Lua atomicity, since every writer lives in this process."""
+
+    backend = "locmem"
+
+    def _get_many(self, names: Iterable[str]) -> dict[str, str | None]:
+        return {name: _text(value) for name, value in self.cache.get_many(list(names)).items()}
+
+    def _lookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
+        values = self._get_many([key, *gens, *clocks])
+        entry = values.get(key)
+        if entry is not None and (parsed := parse_entry(entry)) is not None:
+            values.update(self._get_many(name for name in parsed[0] if name not in values))
+            if self._valid(parsed[0], values):
+                return Lookup(hit=True, payload=parsed[1], ticket=None)
+        if absent := [name for name in gens if name not in values]:
+            token = new_token()
+            for name in absent:
+                self.cache.add(name, token, None if name == epoch_key() else conf.generation_ttl())
+            values.update(self._get_many(absent))
+        return self._ticket(key, gens, clocks, values)
+
+    def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
+        with self._write_lock:
+            current = self._get_many([*ticket.deps, *guards, *extra])
+            if not self._valid(ticket.deps, current) or any(current.get(n) != t for n, t in guards.items()):
+                return False
+            if absent := {name: new_token() for name in extra if name not in current}:
+                self.cache.set_many(absent, conf.generation_ttl())
+                current.update(absent)
+            deps = {**ticket.deps, **{name: current[name] or MISSING for name in extra}}
+            self.cache.set(ticket.key, render_entry(deps, payload), ttl)
+            return True
+
+    def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
+        with self._write_lock:
+            self.cache.set_many(tokens, ttl)
+
+    def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
+        self._set_tokens(own, ttl=conf.generation_ttl())
+        return bool(self.cache.delete(key))
+
+    def _keys(self, glob: str) -> Iterator[str]:
+        # LocMem keeps its data in a private dict; a snapshot under its lock is the only way to enumerate it.
+        matcher, now = glob_regex(glob), time.time()
+        with self.cache._lock:
+            names = [name for name in self.cache._cache if (self.cache._expire_info.get(name) or now + 1) > now]
+        yield from (name for name in names if matcher.match(name))
+
+    def _remove(self, names: list[str], *, dry_run: bool) -> int:
+        if not dry_run:
+            self.cache.delete_many(names)
+        return len(names)
+
+    def _acquire(self, name: str, token: str, ttl_ms: int) -> bool:
+        return bool(self.cache.add(name, token, max(ttl_ms, 1) / 1000))
+
+    def _release(self, name: str, token: str) -> None:
+        with self._write_lock:
+            if self.cache.get(name) == token:
+                self.cache.delete(name)
+
+    def _info(self) -> tuple[int | None, int | None]:
+        return sum(1 for _ in self._keys(f"{_glob_escape(key_prefix())}:*")), None
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+class RedisStore(GenerationStore):
+    """django-redis: the raw redis-py client for scripts and pipelines, one round trip per operation."""
+
+    backend = "redis"
+    _SCRIPTS = Path(__file__).with_name("scripts")
+
+    def __init__(self, cache: Any) -> None:
+        super().__init__(cache)
+        self.client = cache.client.get_client(write=True)
+        # register_script keeps the SHA and sends EVALSHA; the source goes over the wire only after NOSCRIPT.
+        self._lookup_script = self.client.register_script((self._SCRIPTS / "lookup.lua").read_text())
+        self._store_script = self.client.register_script((self._SCRIPTS / "store.lua").read_text())
+        self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
+
+    def _lookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
+        ttl_ms = conf.generation_ttl() * 1000
+        found, data = self._lookup_script(keys=[key, *gens, *clocks], args=[len(gens), new_token(), ttl_ms])
+        if found:
+            return Lookup(hit=True, payload=_text(data), ticket=None)
+        values = dict(zip([*gens, *clocks], (_text(value) for value in data), strict=True))
+        return self._ticket(key, gens, clocks, values)
+
+    def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
+        keys = [ticket.key, *ticket.deps, *guards, *extra]
+        expected = [*ticket.deps.values(), *(token or "" for token in guards.values())]
+        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), conf.generation_ttl() * 1000]
+        return bool(self._store_script(keys=keys, args=[*args, *expected]))
+
+    def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for name, token in tokens.items():
+            pipe.set(name, token, px=ttl * 1000 if ttl else None)
+        pipe.execute()
+
+    def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
+        pipe = self.client.pipeline(transaction=False)
+        for name, token in own.items():
+            pipe.set(name, token, px=conf.generation_ttl() * 1000)
+        pipe.delete(key)
+        return bool(pipe.execute()[-1])
+
+    def _keys(self, glob: str) -> Iterator[str]:
+        for name in self.client.scan_iter(match=glob, count=SCAN_BATCH):
+            yield _text(name) or ""
+
+    def _remove(self, names: list[str], *, dry_run: bool) -> int:
+        # UNLINK frees memory off the main thread; its count skips keys that expired since the scan.
+        return len(names) if dry_run else int(self.client.unlink(*names))
+
+    def _acquire(self, name: str, token: str, ttl_ms: int) -> bool:
+        return bool(self.client.set(name, token, nx=True, px=max(ttl_ms, 1)))
+
+    def _release(self, name: str, token: str) -> None:
+        self._release_script(keys=[name], args=[token])
+
+    def _info(self) -> tuple[int | None, int | None]:
+        memory = int(self.client.info("memory").get("used_memory", 0))
+        return sum(1 for _ in self._keys(f"{_glob_escape(key_prefix())}:*")), memory
+
+    def flush_stats(self, counts: dict[str, int]) -> bool:
+        def send() -> bool:
+            pipe = self.client.pipeline(transaction=False)
+            for name, amount in counts.items():
+                pipe.hincrby(stats_key(), name, amount)
+            pipe.execute()
+            return True
+
+        return self._call(send, False)
+
+    def read_stats(self) -> dict[str, int] | None:
+        raw = self._call(lambda: self.client.hgetall(stats_key()), None)
+        return None if raw is None else {_text(name) or "": int(value) for name, value in raw.items()}
+
+    def reset_stats(self) -> None:
+        self._call(lambda: self.client.delete(stats_key()), None)
+
+
+_store: GenerationStore | None = None
+_store_lock = threading.Lock()
+_store_pid = os.getpid()
+
+
+def get_store() -> GenerationStore:
+    """The store for settings.CACHES["default"], built once per process and per settings change."""
+    global _store, _store_pid
+    store = _store
+    if store is not None and _store_pid == os.getpid():
+        return store
+    with _store_lock:
+        if _store is None or _store_pid != os.getpid():
+            cache = caches["default"]
+            _store = RedisStore(cache) if conf.backend_name() == "redis" else LocMemStore(cache)
+            _store_pid = os.getpid()
+        return _store
+
+
+def reset_store() -> None:
+    """Forget the store (and its outage state); the next get_store() builds a fresh one."""
+    global _store
+    with _store_lock:
+        _store = None
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES" or setting.startswith("CACHE_"):
+        reset_store()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="core.cache.store.reset")

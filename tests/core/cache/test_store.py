@@ -1,0 +1,378 @@
+"""The generation store on LocMem and on a real redis-server: same semantics, proven by the same tests."""
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import caches
+
+from core.cache.keys import clock_key, epoch_key, gen_key, make_key
+from core.cache.store import Lookup, get_store, new_token, parse_entry
+
+KEY = make_key("user:{{id}}:profile", {"id": 42})
+
+
+def fill(key: str = KEY, payload: str = "value", **store_kwargs) -> Lookup:
+    store = get_store()
+    found = store.lookup(key, clocks=store_kwargs.pop("clocks", ()))
+    assert not found.hit and found.ticket is not None
+    assert store.store(found.ticket, payload, 60, **store_kwargs)
+    return found
+
+
+def raw(name: str):
+    return caches["default"].get(name)
+
+
+def test_miss_then_hit(cache_backend):
+    # given
+    store = get_store()
+
+    # when
+    first = store.lookup(KEY)
+    stored = store.store(first.ticket, "payload é", 60)
+    second = store.lookup(KEY)
+
+    # then
+    assert (first.hit, first.payload) == (False, None)
+    assert list(first.ticket.deps) == [epoch_key()] + [gen_key(f) for f in ("user", "user:42", "user:42:profile")]
+    assert stored
+    assert (second.hit, second.payload, second.ticket) == (True, "payload é", None)
+
+
+def test_entry_lists_the_generations_it_was_computed_under(cache_backend):
+    found = fill(families=["@accounts.user:5"])
+
+    deps, payload = parse_entry(raw(KEY))
+
+    assert payload == "value"
+    assert deps == {**found.ticket.deps, gen_key("@accounts.user:5"): str(raw(gen_key("@accounts.user:5")))}
+
+
+@pytest.mark.parametrize("family", ["user", "user:42", "user:42:profile"])
+def test_bumping_any_prefix_family_invalidates(cache_backend, family):
+    fill()
+
+    get_store().bump(families=[family])
+
+    assert not get_store().lookup(KEY).hit
+
+
+def test_bumping_another_family_does_not(cache_backend):
+    fill()
+
+    get_store().bump(families=["user:43", "user_profile:42", "errand_list"])
+
+    assert get_store().lookup(KEY).hit
+
+
+def test_bump_between_lookup_and_store_makes_the_store_a_no_op(cache_backend):
+    # given: a miss read the generations, then a write committed while the value was computed
+    store = get_store()
+    found = store.lookup(KEY)
+    store.bump(families=["user:42"])
+
+    # when
+    stored = store.store(found.ticket, "computed before the write", 60)
+
+    # then
+    assert not stored
+    assert not store.lookup(KEY).hit
+
+
+def test_guarded_store_is_a_no_op_after_a_write_clock_moved(cache_backend):
+    # given: a GraphQL miss guards the models it may show
+    store = get_store()
+    found = store.lookup(KEY, clocks=["accounts.user", "errands.errand"])
+    assert found.ticket.guards == {clock_key("accounts.user"): None, clock_key("errands.errand"): None}
+    store.bump(clocks=["errands.errand"])
+
+    # when
+    stored = store.store(found.ticket, "may show the old row", 60, families=["@errands.errand:1"], guarded=True)
+
+    # then
+    assert not stored
+    assert not store.lookup(KEY).hit
+
+
+def test_guarded_store_succeeds_when_clocks_hold(cache_backend):
+    store = get_store()
+    store.bump(clocks=["accounts.user"])
+    found = store.lookup(KEY, clocks=["accounts.user"])
+    assert found.ticket.guards[clock_key("accounts.user")] is not None
+
+    assert store.store(found.ticket, "fresh", 60, families=["@accounts.user:5"], guarded=True)
+    assert store.lookup(KEY).payload == "fresh"
+
+
+def test_unguarded_store_ignores_clocks(cache_backend):
+    store = get_store()
+    found = store.lookup(KEY, clocks=["accounts.user"])
+    store.bump(clocks=["accounts.user"])
+
+    assert store.store(found.ticket, "v", 60)
+
+
+def test_bump_of_a_discovered_row_after_store_stops_the_entry_validating(cache_backend):
+    fill(clocks=["accounts.user"], families=["@accounts.user:5"], guarded=True)
+    assert get_store().lookup(KEY).hit
+
+    get_store().bump(families=["@accounts.user:5"], clocks=["accounts.user"])
+
+    assert not get_store().lookup(KEY).hit
+
+
+def test_evicted_generation_never_validates_and_comes_back_new(cache_backend):
+    # given
+    found = fill()
+    old = found.ticket.deps[gen_key("user:42")]
+
+    # when: the backend loses the generation (eviction, restart)
+    caches["default"].delete(gen_key("user:42"))
+    again = get_store().lookup(KEY)
+
+    # then
+    assert not again.hit
+    assert again.ticket.deps[gen_key("user:42")] not in (old, "-")
+
+
+def test_lost_epoch_invalidates_everything(cache_backend):
+    fill()
+
+    caches["default"].delete(epoch_key())
+
+    assert not get_store().lookup(KEY).hit
+
+
+def test_tokens_never_repeat_and_have_one_shape():
+    tokens = [new_token() for _ in range(20_000)]
+
+    assert len(set(tokens)) == len(tokens)
+    assert {len(token) for token in tokens} == {26}
+    assert all(token.isalnum() and token.islower() for token in tokens[:100])
+
+
+def test_store_with_zero_ttl_stores_nothing(cache_backend):
+    found = get_store().lookup(KEY)
+
+    assert not get_store().store(found.ticket, "v", 0)
+    assert not get_store().lookup(KEY).hit
+
+
+def test_delete_removes_the_entry_and_bumps_its_family(cache_backend):
+    # given: another process holds a ticket for the same key
+    store = get_store()
+    fill()
+    other = store.lookup(make_key("user:{{id}}:profile", {"id": 42}))
+
+    # when
+    deleted, deleted_again = store.delete(KEY), store.delete(KEY)
+
+    # then
+    assert (deleted, deleted_again) == (True, False)
+    assert other.hit  # it read before the delete...
+    assert not store.lookup(KEY).hit
+
+
+def _fill_many() -> None:
+    for template, ctx in [
+        ("user:{{id}}:a", {"id": 1}),
+        ("user:{{id}}:b", {"id": 1}),
+        ("user:{{id}}:a", {"id": 2}),
+        ("errand:{{id}}", {"id": 1}),
+    ]:
+        fill(make_key(template, ctx))
+
+
+def test_count_and_delete_pattern(cache_backend):
+    _fill_many()
+    store = get_store()
+
+    assert store.count("*") == 4
+    assert store.count("user:*") == 3
+    assert store.delete_pattern("user:1:*", dry_run=True) == 2
+    assert store.count("user:*") == 3
+    assert store.delete_pattern("runam:user:1:*") == 2
+    assert store.count("*") == 2
+    assert store.delete_pattern("u?er:[0-9]:*") == 1
+    assert store.count("*") == 1
+    assert raw(epoch_key()) is not None  # internal keys are never swept by a pattern
+
+
+def test_delete_pattern_bumps_the_family_so_other_tickets_go_stale(cache_backend):
+    store = get_store()
+    key = make_key("user:{{id}}:a", {"id": 1})
+    found = store.lookup(key)
+
+    store.delete_pattern("user:1:*")
+
+    assert not store.store(found.ticket, "computed before the delete", 60)
+
+
+def test_clear_all_only_touches_our_prefix(cache_backend):
+    # given: a key that belongs to someone else on the same backend
+    _fill_many()
+    cache = caches["default"]
+    cache.set("other-app:session:1", "theirs", 60)
+    epoch = raw(epoch_key())
+
+    # when
+    would = get_store().clear_all(dry_run=True)
+    removed = get_store().clear_all()
+
+    # then
+    assert would == removed >= 4
+    assert get_store().count("*") == 0
+    assert cache.get("other-app:session:1") == "theirs"
+    assert raw(epoch_key()) not in (None, epoch)
+
+
+def test_acquire_is_exclusive_until_released(cache_backend):
+    store = get_store()
+    results = []
+
+    assert store.acquire(KEY, 5_000)
+    thread = threading.Thread(target=lambda: results.append(store.acquire(KEY, 5_000)))
+    thread.start()
+    thread.join()
+    store.release(KEY)
+
+    assert results == [False]
+    assert store.acquire(KEY, 5_000)
+    store.release(KEY)
+
+
+def test_release_by_a_thread_that_does_not_hold_the_lock_is_a_no_op(cache_backend):
+    store = get_store()
+    assert store.acquire(KEY, 5_000)
+
+    thread = threading.Thread(target=lambda: store.release(KEY))
+    thread.start()
+    thread.join()
+
+    assert not store.acquire(KEY, 5_000)
+    store.release(KEY)
+
+
+def test_wait_for_returns_the_value_another_caller_stores(cache_backend):
+    # given
+    store = get_store()
+    found = store.lookup(KEY)
+    started = threading.Event()
+
+    def waiter(out: list) -> None:
+        started.set()
+        out.append(store.wait_for(KEY, 10))
+
+    out: list = []
+    thread = threading.Thread(target=waiter, args=(out,))
+    thread.start()
+    started.wait()
+
+    # when
+    store.store(found.ticket, "from the lock holder", 60)
+    thread.join()
+
+    # then
+    assert out[0].hit and out[0].payload == "from the lock holder"
+
+
+def test_wait_for_gives_up_with_a_ticket(cache_backend):
+    found = get_store().wait_for(KEY, 0.02)
+
+    assert not found.hit and found.ticket is not None
+
+
+def test_info(cache_backend):
+    fill()
+
+    info = get_store().info()
+
+    assert info["backend"] == cache_backend
+    assert info["healthy"] is True
+    assert info["error"] is None
+    assert info["keys"] >= 5  # the entry, the epoch and its three generations
+    if cache_backend == "redis":
+        assert info["memory"] > 0
+    else:
+        assert info["memory"] is None
+
+
+def test_a_header_with_thousands_of_generations(cache_backend):
+    rows = [f"@errands.errand:{n}" for n in range(2500)]
+    fill(families=rows)
+    assert get_store().lookup(KEY).hit
+
+    get_store().bump(families=[rows[-1]])
+
+    assert not get_store().lookup(KEY).hit
+
+
+def test_hit_and_miss_are_one_round_trip_on_redis(redis_cache, redis_round_trips):
+    store = get_store()
+    store.lookup("runam:warm:up")  # connection handshake, script already known to the server
+    redis_round_trips.reset()
+
+    found = store.lookup(KEY, clocks=["accounts.user"])
+    miss_trips = redis_round_trips.count
+    store.store(found.ticket, "v", 60, families=["@accounts.user:1"], guarded=True)
+    store_trips = redis_round_trips.count - miss_trips
+    redis_round_trips.reset()
+    hit = store.lookup(KEY)
+
+    assert hit.hit
+    assert (miss_trips, store_trips, redis_round_trips.count) == (1, 1, 1)
+
+
+def test_bump_is_one_round_trip_on_redis(redis_cache, redis_round_trips):
+    get_store().lookup("runam:warm:up")
+    redis_round_trips.reset()
+
+    get_store().bump(families=["user:1", "user:2", "errand_list"], clocks=["accounts.user"])
+
+    assert redis_round_trips.count == 1
+
+
+def test_async_api_round_trip(cache_backend):
+    async def scenario():
+        store = get_store()
+        miss = await store.alookup(KEY)
+        stored = await store.astore(miss.ticket, "async value", 60, families=["@accounts.user:7"])
+        hit = await store.alookup(KEY)
+        await store.abump(families=["@accounts.user:7"])
+        return miss, stored, hit, await store.alookup(KEY)
+
+    # when
+    miss, stored, hit, after_bump = async_to_sync(scenario)()
+
+    # then
+    assert not miss.hit and stored
+    assert hit.payload == "async value"
+    assert not after_bump.hit
+
+
+def test_async_store_after_a_bump_is_a_no_op(cache_backend):
+    async def scenario():
+        store = get_store()
+        found = await store.alookup(KEY)
+        await store.abump(families=["user:42"])
+        return await store.astore(found.ticket, "stale", 60), await store.alookup(KEY)
+
+    stored, after = async_to_sync(scenario)()
+
+    assert not stored
+    assert not after.hit
+
+
+def test_async_and_sync_paths_read_each_other(cache_backend):
+    fill()
+    async_seen = async_to_sync(get_store().alookup)(KEY)
+    other = make_key("errand:{{id}}", {"id": 1})
+
+    async def async_fill():
+        found = await get_store().alookup(other)
+        return await get_store().astore(found.ticket, "from async", 60)
+
+    assert async_seen.payload == "value"
+    assert async_to_sync(async_fill)()
+    assert get_store().lookup(other).payload == "from async"
