@@ -217,10 +217,22 @@ class GenerationStore:
 
     # --- public API -------------------------------------------------------------------------------------------
 
-    def lookup(self, key: str, *, clocks: Sequence[str] = ()) -> Lookup:
+    @staticmethod
+    def _probes(key: str, clocks: Sequence[str]) -> tuple[str, list[str], list[str]]:
+        """The entry key, the generations every entry depends on (epoch first), and the write clocks to guard."""
         key = with_prefix(key)
         gens = [epoch_key()] + [gen_key(family) for family in prefix_families(key)]
-        return self._call(lambda: self._lookup(key, gens, [clock_key(label) for label in clocks]), DOWN)
+        return key, gens, [clock_key(label) for label in clocks]
+
+    def lookup(self, key: str, *, clocks: Sequence[str] = ()) -> Lookup:
+        key, gens, clock_keys = self._probes(key, clocks)
+        return self._call(lambda: self._lookup(key, gens, clock_keys), DOWN)
+
+    def ticket(self, key: str, *, clocks: Sequence[str] = ()) -> Ticket | None:
+        """A ticket for writing `key` now whatever it holds (an overwrite): the current generations, created if
+        missing, and clocks, without reading the entry. None when the backend is down."""
+        key, gens, clock_keys = self._probes(key, clocks)
+        return self._call(lambda: self._lookup(key, gens, clock_keys, read_entry=False), DOWN).ticket
 
     def store(
         self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
@@ -300,9 +312,8 @@ class GenerationStore:
     # --- async: Django's async cache API, checks in Python ----------------------------------------------------
 
     async def alookup(self, key: str, *, clocks: Sequence[str] = ()) -> Lookup:
-        key = with_prefix(key)
-        gens = [epoch_key()] + [gen_key(family) for family in prefix_families(key)]
-        return await self._acall(lambda: self._alookup(key, gens, [clock_key(label) for label in clocks]), DOWN)
+        key, gens, clock_keys = self._probes(key, clocks)
+        return await self._acall(lambda: self._alookup(key, gens, clock_keys), DOWN)
 
     async def astore(self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = ()) -> bool:
         if ttl <= 0:
@@ -357,7 +368,7 @@ class GenerationStore:
 
     # --- primitives -------------------------------------------------------------------------------------------
 
-    def _lookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
+    def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
         raise NotImplementedError
 
     def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
@@ -418,10 +429,9 @@ class LocMemStore(GenerationStore):
     def _get_many(self, names: Iterable[str]) -> dict[str, str | None]:
         return {name: _text(value) for name, value in self.cache.get_many(list(names)).items()}
 
-    def _lookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
-        values = self._get_many([key, *gens, *clocks])
-        entry = values.get(key)
-        if entry is not None and (parsed := parse_entry(entry)) is not None:
+    def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
+        values = self._get_many([key, *gens, *clocks] if read_entry else [*gens, *clocks])
+        if (entry := values.get(key)) is not None and (parsed := parse_entry(entry)) is not None:
             values.update(self._get_many(name for name in parsed[0] if name not in values))
             if self._valid(parsed[0], values):
                 return Lookup(hit=True, payload=parsed[1], ticket=None)
@@ -494,9 +504,9 @@ class RedisStore(GenerationStore):
         self._store_script = self.client.register_script((self._SCRIPTS / "store.lua").read_text())
         self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
 
-    def _lookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
-        ttl_ms = conf.generation_ttl() * 1000
-        found, data = self._lookup_script(keys=[key, *gens, *clocks], args=[len(gens), new_token(), ttl_ms])
+    def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
+        args = [len(gens), new_token(), conf.generation_ttl() * 1000, "0" if read_entry else "1"]
+        found, data = self._lookup_script(keys=[key, *gens, *clocks], args=args)
         if found:
             return Lookup(hit=True, payload=_text(data), ticket=None)
         values = dict(zip([*gens, *clocks], (_text(value) for value in data), strict=True))

@@ -1,7 +1,8 @@
 -- One round trip for a read: serve the entry if every generation its header lists still holds the listed token;
 -- otherwise return the probed generations (creating missing ones) and write clocks, so a miss needs no second trip.
 -- KEYS[1] entry; KEYS[2 .. ngens+1] generations to probe (KEYS[2] is the epoch); the rest write clocks.
--- ARGV[1] ngens; ARGV[2] a fresh token for missing generations; ARGV[3] generation TTL in ms.
+-- ARGV[1] ngens; ARGV[2] a fresh token for missing generations; ARGV[3] generation TTL in ms;
+-- ARGV[4] '1' to skip the entry and only read the generations (a ticket for an overwrite).
 -- Header generations are read without being declared in KEYS: fine on a single Redis, not on Cluster.
 local function mget(keys, first, last)
   local values = {}
@@ -12,7 +13,7 @@ local function mget(keys, first, last)
   return values
 end
 
-local entry = redis.call('GET', KEYS[1])
+local entry = ARGV[4] ~= '1' and redis.call('GET', KEYS[1])
 if entry then
   local newline = string.find(entry, '\n', 1, true)
   if newline then

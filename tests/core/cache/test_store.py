@@ -376,3 +376,26 @@ def test_async_and_sync_paths_read_each_other(cache_backend):
     assert async_seen.payload == "value"
     assert async_to_sync(async_fill)()
     assert get_store().lookup(other).payload == "from async"
+
+
+def test_ticket_overwrites_an_entry_that_hits(cache_backend):
+    # given
+    fill(payload="old")
+    store = get_store()
+
+    # when
+    ticket = store.ticket(KEY)
+    stored = store.store(ticket, "new", 60)
+
+    # then
+    assert stored
+    assert store.lookup(KEY).payload == "new"
+
+
+def test_ticket_goes_stale_like_any_other(cache_backend):
+    store = get_store()
+    ticket = store.ticket(KEY, clocks=["accounts.user"])
+    store.bump(clocks=["accounts.user"])
+
+    assert ticket.guards == {clock_key("accounts.user"): None}
+    assert not store.store(ticket, "v", 60, guarded=True)
