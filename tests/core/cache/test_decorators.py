@@ -1,0 +1,456 @@
+"""@cache_result, @cacheable, @invalidate_cache on both backends, sync and async."""
+
+import asyncio
+import logging
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from core.cache import CacheManager, cache_result, cacheable, invalidate_cache
+from core.cache.invalidation import mark_dirty
+
+pytestmark = pytest.mark.usefixtures("cache_backend")
+
+
+class Counter:
+    """A function under cache that counts how often it really ran."""
+
+    def __init__(self, result=None, *, fail_first=False):
+        self.calls, self.result, self.fail_first = 0, result, fail_first
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.fail_first and self.calls == 1:
+            raise RuntimeError("transient")
+        return self.result if self.result is not None else [args, kwargs]
+
+
+def test_cache_result_bare_caches_per_argument():
+    # given
+    counter = Counter()
+
+    @cache_result
+    def errand_titles(status, page=1):
+        return counter(status, page)
+
+    # when
+    first = errand_titles("OPEN")
+    again = errand_titles("OPEN", page=1)
+    other = errand_titles("OPEN", 2)
+
+    # then
+    assert first == again == [("OPEN", 1), {}]
+    assert other == [("OPEN", 2), {}]
+    assert counter.calls == 2
+
+
+def test_cache_result_with_key_prefix_uses_the_seed_key_and_invalidates():
+    # given
+    counter = Counter({"bio": "runner"})
+
+    @cache_result(timeout=600, key_prefix="user_profile")
+    def get_user_profile(user_id):
+        return counter()
+
+    get_user_profile(5)
+    get_user_profile(5)
+
+    # when
+    get_user_profile.invalidate(5)
+    get_user_profile(5)
+
+    # then
+    assert get_user_profile.key(5) == "runam:user_profile:5"
+    assert counter.calls == 2
+
+
+def test_family_invalidation_reaches_decorated_entries():
+    counter = Counter(["Access", "GTB"])
+
+    @cache_result(key_prefix="banks_list")
+    def banks(country):
+        return counter()
+
+    banks("NG")
+    CacheManager.invalidate("banks_list:*")
+    banks("NG")
+
+    assert counter.calls == 2
+
+
+def test_cacheable_fills_dotted_names_and_applies_defaults():
+    # given
+    counter = Counter([1, 2])
+    viewer = SimpleNamespace(id=42, username="ada")
+
+    @cacheable(key="user_errands:{{user.id}}:{{status}}", ttl=300)
+    def my_errands(user, status="OPEN"):
+        return counter()
+
+    # when
+    my_errands(viewer)
+    my_errands(viewer, status="OPEN")
+
+    # then
+    assert counter.calls == 1
+    assert my_errands.key(viewer) == "runam:user_errands:42:OPEN"
+    assert my_errands.key(viewer, "DONE") == "runam:user_errands:42:DONE"
+
+
+def test_hash_params_ignore_dict_order():
+    counter = Counter(["errand"])
+
+    @cacheable(key="errand_list:{{filters}}", hash_params=["filters"])
+    def errand_list(filters):
+        return counter()
+
+    errand_list({"status": "OPEN", "max_budget": 5000})
+    errand_list({"max_budget": 5000, "status": "OPEN"})
+    errand_list({"max_budget": 5001, "status": "OPEN"})
+
+    assert counter.calls == 2
+    assert errand_list.key({"a": 1}).startswith("runam:errand_list:~")
+
+
+def test_a_cached_none_is_served_and_exceptions_are_not_cached():
+    # given
+    nothing = Counter()
+    nothing.result = None
+    flaky = Counter("ok", fail_first=True)
+
+    @cacheable(key="escrow:{{escrow_id}}")
+    def escrow(escrow_id):
+        nothing()
+        return None
+
+    @cacheable(key="errand:{{errand_id}}")
+    def errand(errand_id):
+        return flaky()
+
+    # when / then
+    assert escrow(1) is None
+    assert escrow(1) is None
+    assert nothing.calls == 1
+    with pytest.raises(RuntimeError):
+        errand(3)
+    assert errand(3) == "ok"
+    assert errand(3) == "ok"
+    assert flaky.calls == 2
+
+
+def test_template_naming_an_unknown_argument_fails_at_decoration():
+    with pytest.raises(TypeError, match="user_id"):
+
+        @cacheable(key="user:{{user_id}}")
+        def profile(uid):
+            return uid
+
+
+def test_unkeyable_argument_calls_through_uncached(caplog):
+    counter = Counter("v")
+
+    @cache_result
+    def describe(thing):
+        return counter()
+
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        describe(object())
+        describe(object())
+
+    assert counter.calls == 2
+    assert caplog.text.count("cache key not built") <= 1
+
+
+def test_debug_logs_the_key_story(caplog):
+    @cacheable(key="banks_list:{{country}}", ttl=86400, debug=True)
+    def banks(country):
+        return ["044"]
+
+    with caplog.at_level(logging.INFO, logger="core.cache"):
+        banks("NG")
+        banks("NG")
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cache debug")]
+    assert any("function" in line and "banks" in line for line in lines)
+    assert "cache debug: key template banks_list:{{country}}" in lines
+    assert "cache debug: resolved key runam:banks_list:NG" in lines
+    assert "cache debug: context {'country': 'NG'}" in lines
+    assert "cache debug: MISS runam:banks_list:NG" in lines
+    assert "cache debug: stored runam:banks_list:NG (TTL 86400s)" in lines
+    assert "cache debug: HIT runam:banks_list:NG" in lines
+
+
+def test_no_debug_lines_without_debug(caplog):
+    @cacheable(key="roles")
+    def roles():
+        return []
+
+    with caplog.at_level(logging.DEBUG, logger="core.cache"):
+        roles()
+
+    assert "cache debug" not in caplog.text
+
+
+@override_settings(CACHE_ENABLED=False)
+def test_disabled_cache_calls_every_time_and_stores_nothing():
+    counter = Counter(["x"])
+
+    @cacheable(key="roles")
+    def roles():
+        return counter()
+
+    roles()
+    roles()
+    assert counter.calls == 2
+    with override_settings(CACHE_ENABLED=True):
+        assert CacheManager.get("roles", default="miss") == "miss"
+
+
+# --- async ----------------------------------------------------------------------------------------------------
+
+
+def test_async_cacheable_caches_none_and_not_exceptions():
+    # given
+    counter = Counter()
+    flaky = Counter("ok", fail_first=True)
+
+    @cacheable(key="user_escrows:{{user_id}}")
+    async def my_escrows(user_id):
+        counter()
+        return None
+
+    @cache_result
+    async def errand(errand_id):
+        return flaky()
+
+    async def scenario():
+        assert await my_escrows(7) is None
+        assert await my_escrows(7) is None
+        with pytest.raises(RuntimeError):
+            await errand(1)
+        assert await errand(1) == "ok"
+        assert await errand(1) == "ok"
+
+    # when
+    asyncio.run(scenario())
+
+    # then
+    assert counter.calls == 1
+    assert flaky.calls == 2
+    assert asyncio.iscoroutinefunction(my_escrows)
+
+
+def test_async_invalidate_and_ainvalidate():
+    counter = Counter({"id": 9})
+
+    @cache_result(key_prefix="errand")
+    async def errand(errand_id):
+        return counter()
+
+    async def scenario():
+        await errand(9)
+        errand.invalidate(9)
+        await errand(9)
+        await errand.ainvalidate(9)
+        await errand(9)
+        await errand(9)
+
+    asyncio.run(scenario())
+
+    assert counter.calls == 3
+
+
+@override_settings(CACHE_ENABLED=False)
+def test_async_disabled_calls_through():
+    counter = Counter("x")
+
+    @cacheable
+    async def roles():
+        return counter()
+
+    async def scenario():
+        await roles()
+        await roles()
+
+    asyncio.run(scenario())
+    assert counter.calls == 2
+
+
+# --- invalidate_cache -------------------------------------------------------------------------------------------
+
+
+def _cached_errand_lists():
+    counter = Counter(["list"])
+
+    @cacheable(key="errand_list:{{status}}")
+    def errand_list(status):
+        return counter()
+
+    @cacheable(key="user_errands:{{user_id}}")
+    def my_errands(user_id):
+        return counter()
+
+    return counter, errand_list, my_errands
+
+
+def test_invalidate_cache_bumps_after_the_function_returns():
+    # given
+    counter, errand_list, my_errands = _cached_errand_lists()
+
+    @invalidate_cache(patterns=["errand_list:*", "user_errands:{{created_by}}"])
+    def create_errand(title, created_by):
+        # Still valid while the write runs: invalidation happens after.
+        assert CacheManager.get("errand_list:OPEN") == ["list"]
+        return title
+
+    errand_list("OPEN")
+    my_errands(3)
+    my_errands(4)
+
+    # when
+    assert create_errand("Buy bread", created_by=3) == "Buy bread"
+
+    # then
+    errand_list("OPEN")
+    my_errands(3)
+    my_errands(4)
+    assert counter.calls == 5  # list and user 3 recomputed; user 4 untouched
+
+
+def test_invalidate_cache_runs_even_when_the_function_raises():
+    counter, errand_list, _ = _cached_errand_lists()
+
+    @invalidate_cache("errand_list:*")
+    def half_done():
+        raise ValueError("wrote one row, then failed")
+
+    errand_list("OPEN")
+    with pytest.raises(ValueError):
+        half_done()
+    errand_list("OPEN")
+
+    assert counter.calls == 2
+
+
+def test_invalidate_cache_with_inner_glob_scans():
+    counter, errand_list, _ = _cached_errand_lists()
+
+    @invalidate_cache("errand_*:OPEN")
+    def reopen():
+        return None
+
+    errand_list("OPEN")
+    errand_list("DONE")
+    reopen()
+    errand_list("OPEN")
+    errand_list("DONE")
+
+    assert counter.calls == 3
+
+
+def test_invalidate_cache_key_and_invalidate_do_not_call_the_function():
+    counter, errand_list, _ = _cached_errand_lists()
+    calls = []
+
+    @invalidate_cache(patterns=["errand_list:{{status}}", "user:{{user_id}}:*"])
+    def update_errand(status, user_id):
+        calls.append(1)
+
+    errand_list("OPEN")
+    assert update_errand.key("OPEN", user_id=5) == ["runam:errand_list:OPEN", "runam:user:5:*"]
+    update_errand.invalidate("OPEN", user_id=5)
+    errand_list("OPEN")
+
+    assert calls == []
+    assert counter.calls == 2
+
+
+def test_invalidate_cache_needs_patterns():
+    with pytest.raises(TypeError, match="patterns"):
+
+        @invalidate_cache
+        def f():
+            return None
+
+    with pytest.raises(TypeError, match="pattern"):
+        invalidate_cache()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalidate_cache_inside_a_transaction_waits_for_commit():
+    # given
+    counter, errand_list, _ = _cached_errand_lists()
+
+    @invalidate_cache("errand_list:*")
+    def create_errand():
+        return None
+
+    errand_list("OPEN")
+
+    # when / then: inside the transaction the entry is still served; after commit it is not
+    with transaction.atomic():
+        create_errand()
+        errand_list("OPEN")
+        assert counter.calls == 1
+    errand_list("OPEN")
+    assert counter.calls == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalidate_cache_is_dropped_on_rollback():
+    counter, errand_list, _ = _cached_errand_lists()
+
+    @invalidate_cache("errand_list:*")
+    def create_errand():
+        return None
+
+    errand_list("OPEN")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        create_errand()
+        raise RuntimeError("rolled back: nothing changed")
+
+    errand_list("OPEN")
+    assert counter.calls == 1
+
+
+def test_async_invalidate_cache():
+    counter, errand_list, _ = _cached_errand_lists()
+
+    @invalidate_cache("errand_list:*")
+    async def create_errand():
+        return "created"
+
+    errand_list("OPEN")
+    assert asyncio.run(create_errand()) == "created"
+    errand_list("OPEN")
+
+    assert counter.calls == 2
+
+
+# --- transactions -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_has_written_neither_reads_nor_fills():
+    # given
+    counter = Counter(["row"])
+
+    @cacheable(key="errand:{{errand_id}}")
+    def errand(errand_id):
+        return counter()
+
+    errand(1)
+
+    # when
+    with transaction.atomic():
+        mark_dirty("default")  # what a tracked model write does
+        errand(1)
+        errand(2)
+
+    # then
+    assert counter.calls == 3
+    errand(1)
+    errand(2)
+    assert counter.calls == 4  # 1 was cached before; 2 was not stored from inside the transaction
