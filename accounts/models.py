@@ -5,10 +5,12 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import RegexValidator
 from django.db import models
 
+from core.cache.invalidation import TrackedManager, TrackedQuerySet
+
 country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166-1 alpha-2 country code, e.g. NG.")
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager.from_queryset(TrackedQuerySet)):
     """Explicit so that the caching work can give users a queryset class of its own."""
 
 
@@ -16,7 +18,7 @@ class User(AbstractUser):
     objects = UserManager()
 
 
-class RoleManager(models.Manager):
+class RoleManager(TrackedManager):
     pass
 
 
@@ -33,7 +35,7 @@ class Role(models.Model):
         return self.name
 
 
-class BankManager(models.Manager):
+class BankManager(TrackedManager):
     pass
 
 
@@ -54,7 +56,7 @@ class Bank(models.Model):
         return f"{self.name} ({self.country} {self.code})"
 
 
-class UserProfileManager(models.Manager):
+class UserProfileManager(TrackedManager):
     pass
 
 

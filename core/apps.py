@@ -1,6 +1,16 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "RunAm core"
+
+    def ready(self) -> None:
+        from core.cache import invalidation, policies
+
+        # Fail at start-up, with the offending entry named, rather than on the first request that meets it.
+        schema = import_string(settings.GRAPHENE["SCHEMA"])
+        policies.check_policies(schema.graphql_schema)
+        invalidation.connect()

@@ -13,6 +13,8 @@ from graphene.validation import depth_limit_validator
 from graphene_django.views import GraphQLView
 from graphql import ValidationRule, specified_rules
 
+from core.cache.operations import CachedGraphQLViewMixin
+
 
 def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
     """graphene's depth limit, tolerant of documents it cannot walk.
@@ -33,7 +35,7 @@ def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
     return DepthLimit
 
 
-class RunAmGraphQLView(GraphQLView):
+class RunAmGraphQLView(CachedGraphQLViewMixin, GraphQLView):
     def __init__(self, *args, validation_rules=None, **kwargs):
         # Passing rules replaces graphql-core's defaults, so they are listed too. Built per request (as_view
         # instantiates the view each time) so that GRAPHQL_MAX_DEPTH overrides apply at once.

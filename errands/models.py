@@ -5,6 +5,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from core.cache.invalidation import TrackedManager
+
 MAX_BUDGET = Decimal("10000000")
 
 
@@ -24,7 +26,7 @@ class ErrandStatus(models.TextChoices):
     CANCELLED = "CANCELLED", "Cancelled"
 
 
-class ErrandManager(models.Manager):
+class ErrandManager(TrackedManager):
     pass
 
 

@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from core.cache.invalidation import TrackedManager
 from errands.models import Currency, Errand
 
 
@@ -19,7 +20,7 @@ class EscrowStatus(models.TextChoices):
     REFUNDED = "REFUNDED", "Refunded"
 
 
-class EscrowManager(models.Manager):
+class EscrowManager(TrackedManager):
     pass
 
 

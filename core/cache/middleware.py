@@ -1,6 +1,230 @@
-"""Placeholder (GraphQL caching work replaces this)."""
+"""FieldCacheMiddleware: applies settings.GRAPHQL_CACHE_POLICIES to root query fields.
+
+A field's key covers its family (filled from its arguments and the viewer), its arguments, the values of the
+variables it uses and its selection set as written (alias, fragments inlined), and for user scope the viewer.
+On a hit it hands the execution context the field's completed JSON; on a miss a PendingFill that the context
+completes, records and stores (core/cache/execution.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from graphql import GraphQLID, OperationType, get_named_type, print_ast
+from graphql.language import FragmentSpreadNode, VariableNode, Visitor, visit
+
+from core.cache import stats
+from core.cache.conf import cache_enabled
+from core.cache.execution import PendingFill, decode_entry, encode_entry
+from core.cache.invalidation import in_dirty_transaction, tracked_labels
+from core.cache.keys import make_key, strip_prefix
+from core.cache.policies import Policy, root_policies
+from core.cache.store import get_store
+
+logger = logging.getLogger(__name__)
+
+
+def viewer_id(request: Any) -> int | None:
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def report(request: Any, entry: dict) -> None:
+    """Per-field cache outcome, for extensions.cache and the logs."""
+    if request is not None:
+        if not hasattr(request, "runam_cache_report"):
+            request.runam_cache_report = []
+        request.runam_cache_report.append(entry)
+
+
+# --- the selection part of a key ----------------------------------------------------------------------------------
+
+
+class _Collect(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fragments: set[str] = set()
+        self.variables: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        self.fragments.add(node.name.value)
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.variables.add(node.name.value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    text: str  # the field nodes and the fragments they use, printed
+    variables: tuple[str, ...]
+
+
+_selections: dict[int, tuple[Any, _Selection]] = {}
+_selections_lock = threading.Lock()
+
+
+def _selection(info) -> _Selection:
+    """Printed once per parsed document: the document cache hands out the same nodes on every request."""
+    node = info.field_nodes[0]
+    cached = _selections.get(id(node))
+    if cached is not None and cached[0] is node:
+        return cached[1]
+    collect = _Collect()
+    pending = list(info.field_nodes)
+    seen: set[str] = set()
+    while pending:
+        visit(pending.pop(), collect)
+        for name in collect.fragments - seen:
+            seen.add(name)
+            pending.append(info.fragments[name])
+    parts = [print_ast(n) for n in info.field_nodes] + [print_ast(info.fragments[n]) for n in sorted(seen)]
+    selection = _Selection("\n".join(parts), tuple(sorted(collect.variables)))
+    with _selections_lock:
+        if len(_selections) >= settings.GRAPHQL_DOCUMENT_CACHE_SIZE * 4:
+            _selections.clear()
+        _selections[id(node)] = (info.field_nodes[0], selection)
+    return selection
+
+
+def _family_context(info, args: dict, user_id: int | None) -> dict:
+    context = dict(args)
+    field_def = info.parent_type.fields[info.field_name]
+    for name, value in args.items():
+        # errand(id: "007") shows errand 7: its family must be the one a write to errand 7 bumps.
+        if get_named_type(field_def.args[name].type) is GraphQLID and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                context[name] = int(value)
+    context["user_id"] = user_id
+    return context
+
+
+def field_key(policy: Policy, info, args: dict, user_id: int | None) -> tuple[str, str]:
+    """(family, key) of one field in one request."""
+    selection = _selection(info)
+    context = _family_context(info, args, user_id)
+    material = [
+        selection.text,
+        args,
+        {name: info.variable_values.get(name) for name in selection.variables},
+        user_id if policy.private else None,
+    ]
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    family = strip_prefix(make_key(policy.family, context))
+    return family, make_key(policy.family + ":{{_selection}}", {**context, "_selection": digest})
+
+
+# --- fills --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FieldFill:
+    policy: Policy
+    family: str
+    key: str
+    ticket: Any
+    locked: bool
+    entry: dict = field(default_factory=dict)
+
+    def store(self, completed: Any, families: set[str]) -> None:
+        stored = get_store().store(
+            self.ticket, encode_entry(families, completed), self.policy.ttl, families=families, guarded=True
+        )
+        if stored:
+            stats.record(self.policy.family_root, "set")
+        else:
+            self.entry["reason"] = "a write raced with the read"
+            logger.debug("field %s not cached: a write raced with the read", self.policy.coordinate)
+        self._release()
+
+    def abandon(self, reason: str) -> None:
+        self.entry["reason"] = reason
+        logger.debug("field %s not cached: %s", self.policy.coordinate, reason)
+        self._release()
+
+    def _release(self) -> None:
+        if self.locked:
+            self.locked = False
+            get_store().release(self.key)
+
+
+def _bypass_reason(policy: Policy, info, user_id: int | None) -> str | None:
+    if not policy.enabled:
+        return "policy disabled"
+    if not cache_enabled():
+        return "cache disabled"
+    if info.operation.operation is not OperationType.QUERY:
+        return "not a query"
+    if policy.private and user_id is None:
+        return "anonymous viewer"
+    if not getattr(info.context, "runam_cache_execution", False):
+        return "not executed by CachingExecutionContext"
+    if in_dirty_transaction():
+        return "in a transaction that has written"
+    return None
 
 
 class FieldCacheMiddleware:
     def resolve(self, next, root, info, **args):
-        return next(root, info, **args)
+        if root is not None or info.parent_type.name != "Query":
+            return next(root, info, **args)
+        policy = root_policies().get(info.field_name)
+        if policy is None:
+            return next(root, info, **args)
+        request = info.context
+        user_id = viewer_id(request)
+        entry = {"path": info.path.key, "field": policy.coordinate, "ttl": policy.ttl, "family": policy.family_root}
+        reason = _bypass_reason(policy, info, user_id)
+        if reason is not None:
+            logger.debug("field %s not cached: %s", policy.coordinate, reason)
+            report(request, {**entry, "status": "BYPASS", "reason": reason})
+            return next(root, info, **args)
+        return self._cached(next, root, info, args, policy, user_id, entry)
+
+    def _cached(self, next, root, info, args, policy: Policy, user_id: int | None, entry: dict):
+        store = get_store()
+        family, key = field_key(policy, info, args, user_id)
+        lookup = store.lookup(key, clocks=tracked_labels())
+        if not lookup.hit and lookup.ticket is not None and not store.acquire(key, _lock_ms()):
+            # Another request is computing this entry: wait for it a bounded time, then compute ourselves.
+            waited = store.wait_for(key, _wait_seconds())
+            if waited.hit:
+                lookup = waited
+            else:
+                return self._fill(next, root, info, args, policy, family, key, lookup.ticket, False, entry)
+        if lookup.hit:
+            stats.record(policy.family_root, "hit")
+            report(info.context, {**entry, "status": "HIT"})
+            cached = decode_entry(lookup.payload)
+            cached.families.append(family)
+            return cached
+        stats.record(policy.family_root, "miss")
+        if lookup.ticket is None:
+            report(info.context, {**entry, "status": "MISS", "reason": "cache backend unavailable"})
+            return next(root, info, **args)
+        return self._fill(next, root, info, args, policy, family, key, lookup.ticket, True, entry)
+
+    def _fill(self, next, root, info, args, policy, family, key, ticket, locked, entry):
+        fill = FieldFill(policy, family, key, ticket, locked, {**entry, "status": "MISS"})
+        report(info.context, fill.entry)
+        try:
+            result = next(root, info, **args)
+        except BaseException:
+            fill.abandon("resolver raised")
+            raise
+        return PendingFill(result, fill, {family})
+
+
+def _wait_seconds() -> float:
+    return getattr(settings, "CACHE_SINGLE_FLIGHT_WAIT", 2.0)
+
+
+def _lock_ms() -> int:
+    # Held at most as long as others wait for it, plus slack: a crashed holder never blocks a key for long.
+    return int(_wait_seconds() * 1000) + 1000
