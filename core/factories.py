@@ -11,7 +11,6 @@ Errand traits give consistent lifecycles (runner, status and escrow agree):
 """
 
 from datetime import timedelta
-from decimal import Decimal
 
 import factory
 from django.utils import timezone
@@ -88,7 +87,7 @@ class ErrandFactory(factory.django.DjangoModelFactory):
     description = factory.Faker("paragraph")
     category = factory.Iterator(CATEGORIES)
     status = ErrandStatus.OPEN
-    budget = fuzzy.FuzzyDecimal(Decimal("500"), Decimal("50000"), precision=2)
+    budget = fuzzy.FuzzyDecimal(500, 50_000, precision=2)
     currency = Currency.NGN
     pickup_address = factory.Faker("street_address")
     dropoff_address = factory.Faker("street_address")

@@ -42,3 +42,8 @@ class ErrandType(DjangoObjectType):
         )
         # Status is the explicit ErrandStatus enum above; currency stays a String as in the contract.
         convert_choices_to_enum = False
+
+    @staticmethod
+    def resolve_status(errand, info) -> str:
+        # After a write the attribute holds a TextChoices member, whose str() is its value ("OPEN").
+        return str(errand.status)

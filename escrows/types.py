@@ -39,3 +39,8 @@ class EscrowType(DjangoObjectType):
             "updated_at",
         )
         convert_choices_to_enum = False
+
+    @staticmethod
+    def resolve_status(escrow, info) -> str:
+        # After a write the attribute holds a TextChoices member, whose str() is its value ("OPEN").
+        return str(escrow.status)
