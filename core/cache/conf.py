@@ -5,6 +5,7 @@ from django.conf import settings
 GENERATION_TTL_DEFAULT = 7 * 24 * 3600
 SINGLE_FLIGHT_WAIT_DEFAULT = 2.0
 STATS_FLUSH_INTERVAL_DEFAULT = 1.0
+OUTAGE_RETRY_INTERVAL_DEFAULT = 1.0
 
 
 def cache_enabled() -> bool:
@@ -31,6 +32,11 @@ def single_flight_wait() -> float:
 def stats_flush_interval() -> float:
     """Seconds between flushes of the per-process counters to Redis; 0 turns the background flush off."""
     return float(getattr(settings, "CACHE_STATS_FLUSH_INTERVAL", STATS_FLUSH_INTERVAL_DEFAULT))
+
+
+def outage_retry_interval() -> float:
+    """Seconds between attempts to reach a backend that failed; calls in between are misses without a round trip."""
+    return float(getattr(settings, "CACHE_OUTAGE_RETRY_INTERVAL", OUTAGE_RETRY_INTERVAL_DEFAULT))
 
 
 def backend_name() -> str:

@@ -128,12 +128,12 @@ class GenerationStore:
     async API uses on every backend). Subclasses supply the primitives."""
 
     backend = ""
-    RETRY_INTERVAL = 1.0  # seconds between background attempts to bump the epoch after a lost invalidation
 
     def __init__(self, cache: Any) -> None:
         self.cache = cache
         self._healthy = True
         self._needs_epoch = False  # saw an outage: bump the epoch before serving anything again
+        self._next_probe = 0.0  # monotonic time before which an outage is assumed to go on
         self._state_lock = threading.Lock()
         self._recover_lock = threading.Lock()
         self._write_lock = threading.Lock()  # LocMem: makes guarded stores atomic with respect to bumps
@@ -146,10 +146,17 @@ class GenerationStore:
     def healthy(self) -> bool:
         return self._healthy
 
+    def _skip(self, *, invalidates: bool) -> bool:
+        """True when a call must not touch the backend: an outage is on and it is not yet time to probe again
+        (a hung Redis would otherwise cost every call its full timeout), or the probe failed."""
+        if time.monotonic() >= self._next_probe and self.recover():
+            return False
+        if invalidates:
+            self._start_retry()
+        return True
+
     def _call(self, operation: Callable[[], T], default: T, *, invalidates: bool = False) -> T:
-        if self._needs_epoch and not self.recover():
-            if invalidates:
-                self._start_retry()
+        if self._needs_epoch and self._skip(invalidates=invalidates):
             return default
         try:
             return operation()
@@ -160,9 +167,7 @@ class GenerationStore:
         return default
 
     async def _acall(self, operation: Callable[[], Awaitable[T]], default: T, *, invalidates: bool = False) -> T:
-        if self._needs_epoch and not await sync_to_async(self.recover, thread_sensitive=False)():
-            if invalidates:
-                self._start_retry()
+        if self._needs_epoch and await sync_to_async(self._skip, thread_sensitive=False)(invalidates=invalidates):
             return default
         try:
             return await operation()
@@ -175,6 +180,7 @@ class GenerationStore:
     def _failed(self, exc: BaseException, *, invalidates: bool) -> None:
         with self._state_lock:
             self._needs_epoch = True
+            self._next_probe = time.monotonic() + conf.outage_retry_interval()
             if self._healthy:
                 self._healthy = False
                 log.warning("cache backend unreachable: %s (serving misses until it answers)", exc)
@@ -193,6 +199,7 @@ class GenerationStore:
             try:
                 self._set_tokens({epoch_key(): new_token()}, ttl=None)
             except BACKEND_ERRORS:
+                self._next_probe = time.monotonic() + conf.outage_retry_interval()
                 return False
             with self._state_lock:
                 self._needs_epoch = False
@@ -212,7 +219,7 @@ class GenerationStore:
 
     def _retry_loop(self) -> None:
         while self._needs_epoch:
-            time.sleep(self.RETRY_INTERVAL)
+            time.sleep(max(conf.outage_retry_interval(), 0.01))
             self.recover()
 
     # --- public API -------------------------------------------------------------------------------------------

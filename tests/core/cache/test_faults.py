@@ -1,0 +1,229 @@
+"""Faults: a dead or silent Redis is a miss, logged once per outage, and nothing stale is served afterwards."""
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from core.cache import stats
+from core.cache.keys import epoch_key, gen_key, make_key, stats_key
+from core.cache.store import DOWN, get_store, reset_store
+from tests.fixtures.cache import redis_caches
+
+KEY = make_key("user:{{id}}:profile", {"id": 42})
+STORE_LOGGER = "core.cache.store"
+
+
+def records(caplog, level: int) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == STORE_LOGGER and r.levelno == level]
+
+
+def fill(payload: str = "before the outage") -> None:
+    found = get_store().lookup(KEY)
+    assert get_store().store(found.ticket, payload, 60)
+    assert get_store().lookup(KEY).hit
+
+
+def test_outage_is_a_miss_logged_once_and_nothing_raises(restartable_redis, caplog):
+    # given
+    fill()
+    store = get_store()
+    ticket = store.ticket(make_key("errand_list"))
+    restartable_redis.stop()
+
+    # when
+    with caplog.at_level(logging.INFO, logger=STORE_LOGGER):
+        results = [store.lookup(KEY) for _ in range(3)]
+        stored = store.store(ticket, "x", 60)
+        bumped = [store.bump(families=["user:42"]) for _ in range(2)]
+        acquired = store.acquire(KEY, 1000)
+        waited = store.wait_for(KEY, 5)
+
+    # then
+    assert results == [DOWN, DOWN, DOWN]
+    assert stored is False and bumped == [None, None]
+    assert acquired is True  # nobody can hold a lock on a dead Redis: the caller just computes
+    assert waited == DOWN
+    assert store.ticket(KEY) is None
+    assert store.healthy is False
+    assert len(records(caplog, logging.WARNING)) == 1
+    assert "unreachable" in records(caplog, logging.WARNING)[0].getMessage()
+    assert records(caplog, logging.INFO) == []
+
+
+def test_store_with_a_ticket_from_before_the_outage_is_skipped(restartable_redis, caplog):
+    store = get_store()
+    found = store.lookup(KEY)
+    restartable_redis.stop()
+
+    with caplog.at_level(logging.WARNING, logger=STORE_LOGGER):
+        stored = store.store(found.ticket, "computed during the outage", 60)
+
+    assert stored is False
+    assert len(records(caplog, logging.WARNING)) == 1
+
+
+def test_after_recovery_an_entry_that_missed_an_invalidation_is_not_served(restartable_redis, caplog):
+    # given: an entry, then an outage during which its family is invalidated (the bump is lost)
+    fill()
+    store = get_store()
+    restartable_redis.stop()
+    store.bump(families=["user:42"])
+
+    # when: Redis comes back with its saved data, entry and old generations included
+    restartable_redis.start()
+    assert restartable_redis.client().get(KEY) is not None
+    with caplog.at_level(logging.INFO, logger=STORE_LOGGER):
+        after = store.lookup(KEY)
+
+    # then
+    assert not after.hit and after.ticket is not None
+    assert store.healthy is True
+    assert [r.getMessage() for r in records(caplog, logging.INFO)] == [
+        "cache backend recovered; epoch bumped so entries from before the outage are not served"
+    ]
+
+
+def test_a_process_that_only_read_during_the_outage_also_bumps_the_epoch(restartable_redis):
+    fill()
+    store = get_store()
+    epoch = restartable_redis.client().get(epoch_key())
+    restartable_redis.stop()
+    store.lookup(KEY)
+
+    restartable_redis.start()
+    store.lookup(make_key("errand_list"))
+
+    assert restartable_redis.client().get(epoch_key()) not in (None, epoch)
+
+
+def test_lost_invalidation_is_retried_in_the_background(restartable_redis):
+    # given: a lost bump in a process that then receives no request at all
+    fill()
+    store = get_store()
+    restartable_redis.stop()
+    store.bump(families=["user:42"])
+    retry = store._retry_thread
+    assert retry is not None and retry.is_alive()
+
+    # when
+    restartable_redis.start()
+    retry.join(timeout=10)
+
+    # then: the epoch moved without any call into the store
+    assert not retry.is_alive()
+    assert store.healthy is True
+    reset_store()  # another process: it never saw the outage, yet must not serve the entry
+    assert not get_store().lookup(KEY).hit
+
+
+def test_redis_restarting_empty_brings_back_no_old_token(restartable_redis):
+    # given
+    fill()
+    client = restartable_redis.client()
+    old = {name: client.get(name) for name in (epoch_key(), gen_key("user"), gen_key("user:42"))}
+    client.flushall()
+    client.save()  # an empty snapshot: the restart comes back empty
+
+    # when
+    restartable_redis.stop()
+    restartable_redis.start()
+    found = get_store().lookup(KEY)
+
+    # then
+    assert not found.hit
+    assert all(found.ticket.deps[name] != old[name].decode() for name in old)
+
+
+def test_no_local_fallback_while_redis_is_configured(restartable_redis):
+    store = get_store()
+    found = store.lookup(KEY)
+    restartable_redis.stop()
+
+    store.store(found.ticket, "would be per process", 60)
+
+    assert store.lookup(KEY) == DOWN
+
+
+def test_async_api_fails_open(restartable_redis, caplog):
+    restartable_redis.stop()
+    store = get_store()
+
+    async def scenario():
+        found = await store.alookup(KEY)
+        await store.abump(families=["user:42"])
+        return found
+
+    with caplog.at_level(logging.WARNING, logger=STORE_LOGGER):
+        found = async_to_sync(scenario)()
+
+    assert found == DOWN
+    assert len(records(caplog, logging.WARNING)) == 1
+
+
+def test_info_reports_the_error(restartable_redis):
+    restartable_redis.stop()
+
+    info = get_store().info()
+
+    assert info["healthy"] is False and info["keys"] is None and info["error"]
+
+
+def test_stats_flush_keeps_counts_during_an_outage(restartable_redis):
+    counter = stats.Stats()
+    counter.record("user", "hit", 3)
+    restartable_redis.stop()
+
+    assert counter.flush() is False
+
+    restartable_redis.start()
+    assert counter.flush() is True
+    assert restartable_redis.client().hget(stats_key(), "user|hit") == b"3"
+
+
+@pytest.fixture
+def silent_redis(settings) -> Iterator[None]:
+    """A port that accepts connections and never answers: every call runs into the 100 ms socket timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    settings.CACHES = redis_caches(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    reset_store()
+    try:
+        yield
+    finally:
+        listener.close()
+
+
+def test_a_timing_out_redis_is_a_miss_logged_once(silent_redis, caplog):
+    store = get_store()
+
+    with caplog.at_level(logging.WARNING, logger=STORE_LOGGER):
+        results = [store.lookup(KEY), store.lookup(KEY)]
+        store.bump(families=["user:42"])
+
+    assert results == [DOWN, DOWN]
+    assert len(records(caplog, logging.WARNING)) == 1
+    assert "Timeout" in records(caplog, logging.WARNING)[0].getMessage()
+
+
+def test_during_an_outage_calls_do_not_touch_redis_until_the_retry_interval(restartable_redis, settings):
+    # given: an outage seen once, with a long retry interval
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
+    store = get_store()
+    fill()
+    restartable_redis.stop()
+    assert store.lookup(KEY) == DOWN
+
+    # when: Redis is back, but the interval has not passed
+    restartable_redis.start()
+    during = store.lookup(KEY)
+    store._next_probe = 0.0  # the interval has passed
+    after = store.lookup(KEY)
+
+    # then
+    assert during == DOWN
+    assert not after.hit and after.ticket is not None
+    assert store.healthy
