@@ -7,7 +7,6 @@ every process's counts add up. On LocMem the counters stay in the process, like 
 
 import os
 import threading
-import time
 from collections import Counter
 from typing import Any
 
@@ -28,6 +27,7 @@ class Stats:
         self._lock = threading.Lock()
         self._pending: Counter[str] = Counter()
         self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
         self._pid = os.getpid()
 
     def record(self, family: str, event: str, n: int = 1) -> None:
@@ -95,9 +95,15 @@ class Stats:
                 self._flusher.start()
 
     def _flush_loop(self) -> None:
-        while (interval := conf.stats_flush_interval()) > 0:
-            time.sleep(interval)
+        while (interval := conf.stats_flush_interval()) > 0 and not self._stop.wait(interval):
             self.flush()
+
+    def stop(self) -> None:
+        """Stop the background flush (it starts again with the next record)."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        self._stop.clear()
 
 
 _default = Stats()

@@ -1,0 +1,121 @@
+"""Stats: counted in the process, shared through one Redis hash, never a round trip on a hit."""
+
+import threading
+
+import pytest
+import redis
+
+from core.cache import stats
+from core.cache.keys import stats_key
+from core.cache.store import get_store
+from tests.fixtures.cache import locmem_caches
+
+
+def test_snapshot_per_family_and_overall(cache_backend):
+    # given
+    stats.record("user", "hit", 3)
+    stats.record("user", "miss")
+    stats.record("errand_list", "miss")
+    stats.record("errand_list", "set")
+    stats.record("errand_list", "invalidation", 2)
+
+    # when
+    snapshot = stats.snapshot()
+
+    # then
+    assert snapshot["families"] == {
+        "errand_list": {"hits": 0, "misses": 1, "sets": 1, "invalidations": 2, "hit_rate": 0.0},
+        "user": {"hits": 3, "misses": 1, "sets": 0, "invalidations": 0, "hit_rate": 0.75},
+    }
+    assert snapshot["overall"] == {"hits": 3, "misses": 2, "sets": 1, "invalidations": 2, "hit_rate": 0.6}
+    assert snapshot["backend"]["backend"] == cache_backend
+
+
+def test_unknown_event_is_refused():
+    with pytest.raises(ValueError, match="unknown cache event"):
+        stats.record("user", "hits")
+
+
+def test_reset_zeroes_the_counters(cache_backend):
+    stats.record("user", "hit")
+    stats.snapshot()
+
+    stats.reset()
+
+    assert stats.snapshot()["overall"]["hits"] == 0
+
+
+def test_recording_costs_no_round_trip_and_a_flush_costs_one(redis_cache, redis_round_trips):
+    # given
+    get_store().lookup("runam:warm:up")
+    redis_round_trips.reset()
+
+    # when
+    for _ in range(100):
+        stats.record("user", "hit")
+    recorded = redis_round_trips.count
+    stats.record("errand_list", "miss")
+    flushed = stats.flush()
+
+    # then
+    assert recorded == 0
+    assert flushed and redis_round_trips.count == 1
+
+
+def test_counts_from_several_processes_add_up(redis_cache, redis_url):
+    # given: two processes, each with its own counters, sharing one Redis
+    web, worker = stats.Stats(), stats.Stats()
+    web.record("user", "hit", 2)
+    worker.record("user", "hit", 5)
+    worker.record("user", "miss")
+
+    # when
+    assert web.flush() and worker.flush()
+    snapshot = stats.Stats().snapshot()
+
+    # then
+    assert snapshot["families"]["user"]["hits"] == 7
+    assert snapshot["families"]["user"]["misses"] == 1
+    assert redis.Redis.from_url(redis_url).hgetall(stats_key()) == {b"user|hit": b"7", b"user|miss": b"1"}
+
+
+def test_unflushed_counts_of_this_process_are_in_its_snapshot(redis_cache):
+    counter = stats.Stats()
+    counter.record("user", "hit")
+
+    assert counter.totals() == {"user|hit": 1}
+
+
+def test_locmem_counts_stay_in_the_process(settings):
+    settings.CACHES = locmem_caches()
+    stats.record("user", "hit")
+
+    assert stats.flush() is False
+    assert stats.snapshot()["overall"]["hits"] == 1
+
+
+def test_background_flush(redis_cache, settings, redis_url):
+    # given
+    settings.CACHE_STATS_FLUSH_INTERVAL = 0.01
+    counter = stats.Stats()
+    flushed = threading.Event()
+    original = counter.flush
+
+    def flush_and_signal() -> bool:
+        done = original()
+        if not counter._pending:
+            flushed.set()
+        return done
+
+    counter.flush = flush_and_signal
+
+    # when
+    counter.record("roles", "hit", 4)
+
+    # then
+    try:
+        assert flushed.wait(timeout=10)
+        assert redis.Redis.from_url(redis_url).hget(stats_key(), "roles|hit") == b"4"
+    finally:
+        counter.stop()
+    assert not counter._flusher.is_alive()
