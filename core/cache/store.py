@@ -12,7 +12,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -166,17 +166,6 @@ class GenerationStore:
             log.exception("cache store error; the call is treated as a miss")
         return default
 
-    async def _acall(self, operation: Callable[[], Awaitable[T]], default: T, *, invalidates: bool = False) -> T:
-        if self._needs_epoch and await sync_to_async(self._skip, thread_sensitive=False)(invalidates=invalidates):
-            return default
-        try:
-            return await operation()
-        except BACKEND_ERRORS as exc:
-            self._failed(exc, invalidates=invalidates)
-        except Exception:
-            log.exception("cache store error; the call is treated as a miss")
-        return default
-
     def _failed(self, exc: BaseException, *, invalidates: bool) -> None:
         with self._state_lock:
             self._needs_epoch = True
@@ -316,53 +305,24 @@ class GenerationStore:
             return {"backend": self.backend, "healthy": False, "keys": None, "memory": None, "error": str(exc)}
         return {"backend": self.backend, "healthy": self._healthy, "keys": keys, "memory": memory, "error": None}
 
-    # --- async: Django's async cache API, checks in Python ----------------------------------------------------
+    # --- async ------------------------------------------------------------------------------------------------
+    # Django 5.2's BaseCache.aget_many awaits aget once per key, and django-redis 7 has no native async methods, so
+    # the async cache API would cost a round trip and a thread hop per key. The sync operation in a worker thread
+    # has the same semantics (guards included) in one round trip.
 
     async def alookup(self, key: str, *, clocks: Sequence[str] = ()) -> Lookup:
-        key, gens, clock_keys = self._probes(key, clocks)
-        return await self._acall(lambda: self._alookup(key, gens, clock_keys), DOWN)
+        return await sync_to_async(self.lookup, thread_sensitive=False)(key, clocks=tuple(clocks))
 
-    async def astore(self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = ()) -> bool:
-        if ttl <= 0:
-            return False
-        extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
-        return await self._acall(lambda: self._astore(ticket, payload, ttl, extra), False)
+    async def astore(
+        self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
+    ) -> bool:
+        run = sync_to_async(self.store, thread_sensitive=False)
+        return await run(ticket, payload, ttl, families=tuple(families), guarded=guarded)
 
     async def abump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
-        tokens = {gen_key(family): new_token() for family in families}
-        tokens.update({clock_key(label): new_token() for label in clocks})
-        if tokens:
-            await self._acall(lambda: self.cache.aset_many(tokens, conf.generation_ttl()), None, invalidates=True)
+        await sync_to_async(self.bump, thread_sensitive=False)(families=tuple(families), clocks=tuple(clocks))
 
-    async def _alookup(self, key: str, gens: list[str], clocks: list[str]) -> Lookup:
-        values = {name: _text(value) for name, value in (await self.cache.aget_many([key, *gens, *clocks])).items()}
-        entry = values.get(key)
-        if entry is not None and (parsed := parse_entry(entry)) is not None:
-            if unread := [name for name in parsed[0] if name not in values]:
-                values.update({n: _text(v) for n, v in (await self.cache.aget_many(unread)).items()})
-            if self._valid(parsed[0], values):
-                return Lookup(hit=True, payload=parsed[1], ticket=None)
-        if absent := [name for name in gens if name not in values]:
-            token = new_token()
-            for name in absent:
-                await self.cache.aadd(name, token, None if name == epoch_key() else conf.generation_ttl())
-            values.update({n: _text(v) for n, v in (await self.cache.aget_many(absent)).items()})
-        return self._ticket(key, gens, clocks, values)
-
-    async def _astore(self, ticket: Ticket, payload: str, ttl: int, extra: list[str]) -> bool:
-        current = {n: _text(v) for n, v in (await self.cache.aget_many([*ticket.deps, *extra])).items()}
-        if not self._valid(ticket.deps, current):
-            return False
-        if absent := [name for name in extra if name not in current]:
-            token = new_token()
-            for name in absent:
-                await self.cache.aadd(name, token, conf.generation_ttl())
-            current.update({n: _text(v) for n, v in (await self.cache.aget_many(absent)).items()})
-        deps = {**ticket.deps, **{name: current.get(name) or MISSING for name in extra}}
-        await self.cache.aset(ticket.key, render_entry(deps, payload), ttl)
-        return True
-
-    # --- helpers shared by the Python paths -------------------------------------------------------------------
+    # --- helpers for the Python (LocMem) path -------------------------------------------------------------------
 
     @staticmethod
     def _valid(deps: dict[str, str], current: dict[str, str | None]) -> bool:

@@ -399,3 +399,24 @@ def test_ticket_goes_stale_like_any_other(cache_backend):
 
     assert ticket.guards == {clock_key("accounts.user"): None}
     assert not store.store(ticket, "v", 60, guarded=True)
+
+
+def test_async_hit_is_one_round_trip_on_redis(redis_cache, redis_round_trips):
+    fill()
+    redis_round_trips.reset()
+
+    found = async_to_sync(get_store().alookup)(KEY)
+
+    assert found.hit
+    assert redis_round_trips.count == 1
+
+
+def test_async_guarded_store_respects_clocks(cache_backend):
+    async def scenario():
+        store = get_store()
+        found = await store.alookup(KEY, clocks=["accounts.user"])
+        await store.abump(clocks=["accounts.user"])
+        return await store.astore(found.ticket, "stale", 60, families=["@accounts.user:1"], guarded=True)
+
+    assert async_to_sync(scenario)() is False
+    assert not get_store().lookup(KEY).hit
