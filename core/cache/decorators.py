@@ -21,6 +21,7 @@ from core.cache.store import get_store
 
 log = logging.getLogger(__name__)
 
+_MISSING = object()
 _PLACEHOLDER = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
 # Rendered readably in default keys; anything else (dicts, lists, objects) is hashed.
 _PLAIN = (str, int, float, bool, type(None), Decimal, uuid.UUID, datetime.date, datetime.time)
@@ -211,10 +212,41 @@ class _Patterns:
         for template in self.templates:
             _check_names(fn, self.signature, template, ())
 
-    def resolve(self, args: Sequence[Any], kwargs: Mapping[str, Any], *, partial: bool = False) -> list[str]:
-        bound = (self.signature.bind_partial if partial else self.signature.bind)(*args, **kwargs)
+    def resolve(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[str]:
+        """For `.key()`/`.invalidate()`: a pattern that cannot be filled is the caller's error, raised."""
+        bound = self.signature.bind_partial(*args, **kwargs)
         bound.apply_defaults()
         return [keys.make_pattern(t, bound.arguments) for t in self.templates]
+
+    def after_call(self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[str]:
+        """After the function ran nothing may raise: a pattern that cannot be filled is skipped."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            return []  # the call did not bind, so the function never ran
+        bound.apply_defaults()
+        resolved = []
+        for template in self.templates:
+            try:
+                resolved.append(keys.make_pattern(template, bound.arguments))
+            except ValueError as exc:
+                if not _through_none(template, bound.arguments):
+                    log.error("%s: invalidation %r skipped: %s", fn.__qualname__, template, exc)
+        return resolved
+
+
+def _through_none(template: str, context: Mapping[str, Any]) -> bool:
+    """`user_errands:{{runner.id}}` with no runner: there is no such family, so nothing to invalidate."""
+    for dotted in _PLACEHOLDER.findall(template):
+        head, *rest = dotted.split(".")
+        value = context.get(head, _MISSING)
+        for name in rest:
+            if value is None:
+                return True
+            value = value.get(name, _MISSING) if isinstance(value, Mapping) else getattr(value, name, _MISSING)
+            if value is _MISSING:
+                break
+    return False
 
 
 def _run(patterns: Iterable[str]) -> None:
@@ -251,7 +283,7 @@ def invalidate_cache(*templates: str, patterns: Sequence[str] = ()) -> Callable[
         spec = _Patterns(fn, every)
 
         def fire(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-            resolved = spec.resolve(args, kwargs)
+            resolved = spec.after_call(fn, args, kwargs)
             if transaction.get_connection().in_atomic_block:
                 transaction.on_commit(lambda: _run(resolved))
             else:  # autocommit: already committed (and no need to open a DB connection to find that out)
@@ -264,7 +296,7 @@ def invalidate_cache(*templates: str, patterns: Sequence[str] = ()) -> Callable[
                 try:
                     return await fn(*args, **kwargs)
                 finally:
-                    await _arun(spec.resolve(args, kwargs))
+                    await _arun(spec.after_call(fn, args, kwargs))
 
         else:
 
@@ -275,8 +307,8 @@ def invalidate_cache(*templates: str, patterns: Sequence[str] = ()) -> Callable[
                 finally:
                     fire(args, kwargs)
 
-        wrapper.key = lambda *a, **kw: spec.resolve(a, kw, partial=True)  # type: ignore[attr-defined]
-        wrapper.invalidate = lambda *a, **kw: _run(spec.resolve(a, kw, partial=True))  # type: ignore[attr-defined]
+        wrapper.key = lambda *a, **kw: spec.resolve(a, kw)  # type: ignore[attr-defined]
+        wrapper.invalidate = lambda *a, **kw: _run(spec.resolve(a, kw))  # type: ignore[attr-defined]
         wrapper.patterns = spec.templates  # type: ignore[attr-defined]
         return wrapper
 

@@ -38,7 +38,7 @@ def _ttl(ttl: int | None) -> int:
 def _decode(found: Lookup) -> Any:
     try:
         return serializers.loads(found.payload or "")
-    except ValueError:
+    except (ValueError, TypeError, KeyError):
         # A payload we cannot read is a miss, not an error for the caller.
         log.warning("cache entry unreadable, treated as a miss")
         return _UNREADABLE

@@ -367,6 +367,31 @@ def test_invalidate_cache_key_and_invalidate_do_not_call_the_function():
     assert counter.calls == 2
 
 
+def test_invalidate_cache_skips_a_pattern_through_none_and_logs_a_broken_one(caplog):
+    # given
+    counter, errand_list, _ = _cached_errand_lists()
+    errand = SimpleNamespace(id=3, runner=None)
+
+    @invalidate_cache("errand_list:*", "user_errands:{{errand.runner.id}}", "errand:{{errand.idd}}")
+    def errand_cancel(errand):
+        return "cancelled"
+
+    errand_list("OPEN")
+
+    # when
+    with caplog.at_level(logging.ERROR, logger="core.cache"):
+        result = errand_cancel(errand)
+
+    # then the call succeeds, the resolvable pattern ran, only the typo is reported
+    assert result == "cancelled"
+    errand_list("OPEN")
+    assert counter.calls == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "test_invalidate_cache_skips_a_pattern_through_none_and_logs_a_broken_one.<locals>.errand_cancel: "
+        "invalidation 'errand:{{errand.idd}}' skipped: cache key template needs {{errand.idd}}: 'idd' is missing"
+    ]
+
+
 def test_invalidate_cache_needs_patterns():
     with pytest.raises(TypeError, match="patterns"):
 
