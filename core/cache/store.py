@@ -98,6 +98,11 @@ def render_entry(deps: dict[str, str], payload: str) -> str:
     return "\t".join(f"{name}\t{token}" for name, token in deps.items()) + "\n" + payload
 
 
+def _scoped(glob: str) -> str:
+    """A glob relative to our prefix (given with or without it) as a glob over the whole keyspace."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", key_prefix()) + ":" + strip_prefix(glob)
+
+
 def glob_regex(glob: str) -> re.Pattern[str]:
     """Redis glob semantics (`*`, `?`, `[...]`, `[^...]`, `\\x`) for LocMem, which has no SCAN MATCH."""
     out, i = [], 0
@@ -124,8 +129,7 @@ def glob_regex(glob: str) -> re.Pattern[str]:
 
 
 class GenerationStore:
-    """What every backend shares: outage handling, the public API, and the Python validation path (which the
-    async API uses on every backend). Subclasses supply the primitives."""
+    """What every backend shares: outage handling and the public API. Subclasses supply the primitives."""
 
     backend = ""
 
@@ -207,7 +211,7 @@ class GenerationStore:
             self._retry_thread.start()
 
     def _retry_loop(self) -> None:
-        while self._needs_epoch:
+        while self._needs_epoch and _store is self:  # a replaced store (settings changed) owes nothing
             time.sleep(max(conf.outage_retry_interval(), 0.01))
             self.recover()
 
@@ -254,16 +258,15 @@ class GenerationStore:
         return self._call(lambda: self._delete_entry(key, own), False, invalidates=True)
 
     def delete_pattern(self, glob: str, *, dry_run: bool = False) -> int:
-        glob = strip_prefix(glob)
         if not dry_run and (family := family_from_pattern(glob)) is not None:
             self.bump(families=[family])
-        return self._call(lambda: self._sweep(with_prefix(glob), dry_run=dry_run, internal=False), 0)
+        return self._call(lambda: self._sweep(_scoped(glob), dry_run=dry_run, internal=False), 0)
 
     def count(self, glob: str = "*") -> int:
-        return self._call(lambda: self._sweep(with_prefix(glob), dry_run=True, internal=False), 0)
+        return self._call(lambda: self._sweep(_scoped(glob), dry_run=True, internal=False), 0)
 
     def clear_all(self, *, dry_run: bool = False) -> int:
-        removed = self._call(lambda: self._sweep(f"{_glob_escape(key_prefix())}:*", dry_run=dry_run), 0)
+        removed = self._call(lambda: self._sweep(_scoped("*"), dry_run=dry_run), 0)
         if not dry_run:
             # Last, so that a fill that read the old epoch while we were deleting can never be served.
             self.bump_epoch()
@@ -450,11 +453,7 @@ class LocMemStore(GenerationStore):
                 self.cache.delete(name)
 
     def _info(self) -> tuple[int | None, int | None]:
-        return sum(1 for _ in self._keys(f"{_glob_escape(key_prefix())}:*")), None
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+        return sum(1 for _ in self._keys(_scoped("*"))), None
 
 
 class RedisStore(GenerationStore):
@@ -514,7 +513,7 @@ class RedisStore(GenerationStore):
 
     def _info(self) -> tuple[int | None, int | None]:
         memory = int(self.client.info("memory").get("used_memory", 0))
-        return sum(1 for _ in self._keys(f"{_glob_escape(key_prefix())}:*")), memory
+        return sum(1 for _ in self._keys(_scoped("*"))), memory
 
     def flush_stats(self, counts: dict[str, int]) -> bool:
         def send() -> bool:

@@ -190,6 +190,8 @@ def test_count_and_delete_pattern(cache_backend):
 
     assert store.count("*") == 4
     assert store.count("user:*") == 3
+    assert store.count("user:[^1]:*") == 1
+    assert store.count("user:\\1:?") == 2
     assert store.delete_pattern("user:1:*", dry_run=True) == 2
     assert store.count("user:*") == 3
     assert store.delete_pattern("runam:user:1:*") == 2
