@@ -102,6 +102,7 @@ GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
 
 GRAPHENE = {
     "SCHEMA": "runam.schema.schema",
+    # graphql-core runs the LAST middleware outermost: keep the cache last so a hit skips every other one.
     "MIDDLEWARE": ["core.cache.middleware.FieldCacheMiddleware"],
 }
 

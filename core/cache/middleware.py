@@ -24,7 +24,7 @@ from core.cache import stats
 from core.cache.conf import cache_enabled
 from core.cache.execution import PendingFill, decode_entry, encode_entry
 from core.cache.invalidation import in_dirty_transaction, tracked_labels
-from core.cache.keys import make_key, strip_prefix
+from core.cache.keys import make_key, prefix_families
 from core.cache.policies import Policy, root_policies
 from core.cache.store import get_store
 
@@ -105,8 +105,9 @@ def _family_context(info, args: dict, user_id: int | None) -> dict:
     return context
 
 
-def field_key(policy: Policy, info, args: dict, user_id: int | None) -> tuple[str, str]:
-    """(family, key) of one field in one request."""
+def field_key(policy: Policy, info, args: dict, user_id: int | None) -> tuple[list[str], str]:
+    """(families, key) of one field in one request. The families (`banks_list`, `banks_list:NG`) are what an
+    operation entry containing this field depends on: a bump of any of them must reach it too."""
     selection = _selection(info)
     context = _family_context(info, args, user_id)
     material = [
@@ -116,8 +117,8 @@ def field_key(policy: Policy, info, args: dict, user_id: int | None) -> tuple[st
         user_id if policy.private else None,
     ]
     digest = hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    family = strip_prefix(make_key(policy.family, context))
-    return family, make_key(policy.family + ":{{_selection}}", {**context, "_selection": digest})
+    family_key = make_key(policy.family, context)
+    return prefix_families(family_key), make_key(policy.family + ":{{_selection}}", {**context, "_selection": digest})
 
 
 # --- fills --------------------------------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def field_key(policy: Policy, info, args: dict, user_id: int | None) -> tuple[st
 @dataclass(slots=True)
 class FieldFill:
     policy: Policy
-    family: str
+    families: list[str]
     key: str
     ticket: Any
     locked: bool
@@ -189,7 +190,7 @@ class FieldCacheMiddleware:
 
     def _cached(self, next, root, info, args, policy: Policy, user_id: int | None, entry: dict):
         store = get_store()
-        family, key = field_key(policy, info, args, user_id)
+        families, key = field_key(policy, info, args, user_id)
         lookup = store.lookup(key, clocks=tracked_labels())
         if not lookup.hit and lookup.ticket is not None and not store.acquire(key, _lock_ms()):
             # Another request is computing this entry: wait for it a bounded time, then compute ourselves.
@@ -197,28 +198,28 @@ class FieldCacheMiddleware:
             if waited.hit:
                 lookup = waited
             else:
-                return self._fill(next, root, info, args, policy, family, key, lookup.ticket, False, entry)
+                return self._fill(next, root, info, args, policy, families, key, lookup.ticket, False, entry)
         if lookup.hit:
             stats.record(policy.family_root, "hit")
             report(info.context, {**entry, "status": "HIT"})
             cached = decode_entry(lookup.payload)
-            cached.families.append(family)
+            cached.families.extend(families)
             return cached
         stats.record(policy.family_root, "miss")
         if lookup.ticket is None:
             report(info.context, {**entry, "status": "MISS", "reason": "cache backend unavailable"})
             return next(root, info, **args)
-        return self._fill(next, root, info, args, policy, family, key, lookup.ticket, True, entry)
+        return self._fill(next, root, info, args, policy, families, key, lookup.ticket, True, entry)
 
-    def _fill(self, next, root, info, args, policy, family, key, ticket, locked, entry):
-        fill = FieldFill(policy, family, key, ticket, locked, {**entry, "status": "MISS"})
+    def _fill(self, next, root, info, args, policy, families, key, ticket, locked, entry):
+        fill = FieldFill(policy, families, key, ticket, locked, {**entry, "status": "MISS"})
         report(info.context, fill.entry)
         try:
             result = next(root, info, **args)
         except BaseException:
             fill.abandon("resolver raised")
             raise
-        return PendingFill(result, fill, {family})
+        return PendingFill(result, fill, set(families))
 
 
 def _wait_seconds() -> float:
