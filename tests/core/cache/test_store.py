@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key
-from core.cache.store import Lookup, get_store, new_token, parse_entry
+from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 
 KEY = make_key("user:{{id}}:profile", {"id": 42})
 
@@ -422,3 +422,18 @@ def test_async_guarded_store_respects_clocks(cache_backend):
 
     assert async_to_sync(scenario)() is False
     assert not get_store().lookup(KEY).hit
+
+
+def test_two_processes_share_entries_and_invalidations(redis_cache):
+    # given: two processes, each with its own store (own outage state, own locks) on one Redis
+    web, worker = RedisStore(caches["default"]), RedisStore(caches["default"])
+    found = web.lookup(KEY)
+    web.store(found.ticket, "from web", 60)
+
+    # when
+    seen_by_worker = worker.lookup(KEY)
+    worker.bump(families=["user:42"])
+
+    # then
+    assert seen_by_worker.payload == "from web"
+    assert not web.lookup(KEY).hit
