@@ -5,6 +5,11 @@ from __future__ import annotations
 from accounts.models import Bank, Role, User
 
 
+def user_get_active(*, user_id: int) -> User | None:
+    """An active user by id (bearer-token authentication), or None."""
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
 def viewer_get(*, user_id: int) -> User | None:
     """The signed-in user with their profile, role and bank in one query."""
     return User.objects.select_related("profile", "profile__role", "profile__bank").filter(pk=user_id).first()

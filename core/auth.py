@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts.selectors import user_get_active
 from core.errors import UNAUTHENTICATED, DomainError
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def user_from_token(token: str) -> tuple[User | None, str | None]:
         return None, "The token is invalid."
     if not isinstance(payload, dict) or not isinstance(payload.get("uid"), int):
         return None, "The token is invalid."
-    user = get_user_model()._default_manager.filter(pk=payload["uid"], is_active=True).first()
+    user = user_get_active(user_id=payload["uid"])
     if user is None or not constant_time_compare(str(payload.get("pwd")), _password_fingerprint(user)):
         return None, "The token has been revoked."
     return user, None
