@@ -17,6 +17,10 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ("profile__role",)
     list_filter = ("is_staff", "is_superuser", "is_active", "profile__country", "profile__role")
 
+    def get_inlines(self, request, obj):
+        # On "add" the post_save signal creates the profile; an inline there would try to create a second one.
+        return self.inlines if obj is not None else ()
+
 
 @admin.register(UserProfile)
 class UserProfileAdmin(admin.ModelAdmin):

@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 
+from accounts.models import User, UserProfile
 from core.factories import AdminUserFactory, BankFactory, ErrandFactory, RoleFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +71,23 @@ def test_users_are_found_by_autocomplete_from_the_errand_form(admin_browser):
     # then
     assert response.status_code == 200
     assert [result["text"] for result in response.json()["results"]] == [errand.created_by.username]
+
+
+def test_adding_a_user_in_the_admin_creates_exactly_one_profile(admin_browser):
+    # when
+    response = admin_browser.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newcomer",
+            "password1": "a-long-pass-42!",
+            "password2": "a-long-pass-42!",
+            "usable_password": "true",
+        },
+    )
+
+    # then
+    assert response.status_code == 302, response.content
+    user = User.objects.get(username="newcomer")
+    assert UserProfile.objects.filter(user=user).count() == 1
+    profile_page = admin_browser.get(f"/admin/accounts/user/{user.pk}/change/")
+    assert b'name="profile-0-country"' in profile_page.content
