@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
@@ -437,3 +438,17 @@ def test_two_processes_share_entries_and_invalidations(redis_cache):
     # then
     assert seen_by_worker.payload == "from web"
     assert not web.lookup(KEY).hit
+
+
+def test_redis_holds_text_and_never_unpickles(redis_cache, redis_url):
+    # given
+    fill(payload='{"name":"ada"}')
+
+    # when
+    raw_entry = redis.Redis.from_url(redis_url).get(KEY)
+
+    # then: the entry is the header and the JSON text; the backend refuses anything that would need pickle
+    assert raw_entry.endswith(b'\n{"name":"ada"}')
+    assert caches["default"].client._serializer.__class__.__name__ == "TextSerializer"
+    with pytest.raises(TypeError):
+        caches["default"].set("runam:x", {"a": 1})
