@@ -18,8 +18,10 @@ from functools import cache
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from core.cache.keys import make_key, strip_prefix
 from core.cache.store import get_store
@@ -48,6 +50,12 @@ def invalidation_map() -> dict[type[models.Model], tuple[str, ...]]:
         return {apps.get_model(label): tuple(templates) for label, templates in raw.items()}
     except (LookupError, ValueError) as exc:
         raise ImproperlyConfigured(f"CACHE_INVALIDATION names an unknown model: {exc}") from exc
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs) -> None:
+    if setting == "CACHE_INVALIDATION":
+        invalidation_map.cache_clear()
 
 
 def tracked_labels() -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
+from graphene_django import settings as graphene_django_settings
 from graphene_django.constants import MUTATION_ERRORS_FLAG
 from graphene_django.settings import graphene_settings
 from graphene_django.utils.utils import set_rollback
@@ -156,6 +157,13 @@ class CachedGraphQLViewMixin:
     execution_context_class = CachingExecutionContext
     _documents: DocumentCache | None = None
 
+    def __init__(self, *args, middleware=None, **kwargs):
+        if middleware is None:
+            # graphene_django.views holds the GrapheneSettings object it imported first; the module attribute is
+            # the one replaced when settings.GRAPHENE changes, so the middleware list stays live.
+            middleware = graphene_django_settings.graphene_settings.MIDDLEWARE
+        super().__init__(*args, middleware=middleware, **kwargs)
+
     @classmethod
     def documents(cls) -> DocumentCache:
         if CachedGraphQLViewMixin._documents is None:
@@ -175,7 +183,8 @@ class CachedGraphQLViewMixin:
         query, variables, operation_name, request_id = self.get_graphql_params(request, data)
         fill = None
         plan = None
-        if query and not show_graphiql and not self.batch and not (self.pretty or request.GET.get("pretty")):
+        cacheable_request = not show_graphiql and not self.batch and not (self.pretty or request.GET.get("pretty"))
+        if query and cacheable_request and cache_enabled():
             parsed = self.parsed(query)
             plan = plan_operation(parsed.operation(operation_name)) if not parsed.errors else None
             if plan is not None:

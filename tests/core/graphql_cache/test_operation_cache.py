@@ -1,0 +1,168 @@
+"""The operation fast path, the parsed-document cache and Cache-Control."""
+
+import json
+
+import pytest
+
+from core.cache import operations
+from core.cache.operations import DocumentCache
+from core.cache.store import get_store
+from core.factories import ErrandFactory, UserFactory
+from runam.schema import schema
+from tests.fixtures.api import get_graphql_content
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
+
+BOARD_QUERY = "query Board { errands(first: 5) { id title createdBy { username } } }"
+BOARD_REFORMATTED_QUERY = "query   Board {\n  errands(first: 5) {\n id title\n createdBy { username } } }"
+TWO_OPERATIONS_QUERY = "query A { roles { name } } query B { errands { id } }"
+MY_ERRANDS_QUERY = "{ myErrands { id } }"
+NOT_WHOLLY_CACHED_QUERY = "{ __typename roles { name } }"
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """count_calls("execute") counts calls of that function as the fast path module sees it."""
+    counts: dict[str, int] = {}
+
+    def count(name: str) -> dict[str, int]:
+        real = getattr(operations, name)
+        counts[name] = 0
+
+        def counted(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(operations, name, counted)
+        return counts
+
+    return count
+
+
+def test_operation_hit_skips_parse_validate_and_execute(api_client, count_calls, django_assert_num_queries):
+    # given
+    ErrandFactory.create_batch(5)
+    counts = count_calls("execute")
+    count_calls("parse")
+    count_calls("validate")
+    first = api_client.post_graphql(BOARD_QUERY)
+    # when
+    with django_assert_num_queries(0):
+        second = api_client.post_graphql(BOARD_QUERY)
+    # then
+    assert counts == {"execute": 1, "parse": 1, "validate": 1}
+    assert json.loads(first.content)["data"] == json.loads(second.content)["data"]
+    assert json.loads(second.content)["extensions"]["cache"]["operation"] == "HIT"
+
+
+def test_operation_hit_is_byte_identical(api_client, no_cache_debug):
+    # given
+    ErrandFactory.create_batch(5)
+    # when
+    miss, hit = (api_client.post_graphql(BOARD_QUERY) for _ in range(2))
+    # then
+    assert miss.content == hit.content
+
+
+def test_formatting_does_not_split_operation_entries(api_client, count_calls):
+    # given
+    ErrandFactory.create_batch(2)
+    counts = count_calls("execute")
+    # when
+    first = get_graphql_content(api_client.post_graphql(BOARD_QUERY))["data"]
+    second = get_graphql_content(api_client.post_graphql(BOARD_REFORMATTED_QUERY))["data"]
+    # then
+    assert first == second
+    assert counts["execute"] == 1
+
+
+def test_operation_name_and_variables_are_part_of_the_key(api_client):
+    # given
+    ErrandFactory.create_batch(2)
+    # when
+    roles = get_graphql_content(api_client.post_graphql(TWO_OPERATIONS_QUERY, operation_name="A"))["data"]
+    errands = get_graphql_content(api_client.post_graphql(TWO_OPERATIONS_QUERY, operation_name="B"))["data"]
+    one = get_graphql_content(api_client.post_graphql("query($n: Int) { errands(first: $n) { id } }", {"n": 1}))
+    two = get_graphql_content(api_client.post_graphql("query($n: Int) { errands(first: $n) { id } }", {"n": 2}))
+    # then
+    assert set(roles) == {"roles"} and set(errands) == {"errands"}
+    assert len(one["data"]["errands"]) == 1 and len(two["data"]["errands"]) == 2
+
+
+def test_user_scoped_operations_are_per_viewer(api_client_for):
+    # given
+    alice, bob = UserFactory(), UserFactory()
+    mine = ErrandFactory(created_by=alice)
+    # when
+    alice_view = get_graphql_content(api_client_for(alice).post_graphql(MY_ERRANDS_QUERY))["data"]
+    bob_view = get_graphql_content(api_client_for(bob).post_graphql(MY_ERRANDS_QUERY))["data"]
+    # then
+    assert alice_view == {"myErrands": [{"id": str(mine.pk)}]}
+    assert bob_view == {"myErrands": []}
+    assert get_store().count("gql:public:*") == 0
+    assert get_store().count(f"gql:u{alice.pk}:*") == 1
+
+
+def test_operation_not_cached_when_a_root_field_has_no_policy(api_client, count_calls):
+    # given
+    counts = count_calls("execute")
+    # when
+    for _ in range(2):
+        get_graphql_content(api_client.post_graphql(NOT_WHOLLY_CACHED_QUERY))
+    # then
+    assert counts["execute"] == 2
+    assert get_store().count("gql:*") == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "who", "expected"),
+    [
+        ("{ errands { id } }", "anonymous", "max-age=60, public"),
+        ("{ roles { id } errand(id: 1) { id } }", "anonymous", "max-age=300, public"),
+        ("{ banks(country: NG) { id } }", "anonymous", "no-store"),  # invalid: an enum where a String is needed
+        ('{ banks(country: "NG") { id } }', "anonymous", "max-age=86400, public"),
+        ("{ myErrands { id } roles { id } }", "user", "max-age=300, private"),
+        ("{ me { id } }", "user", "max-age=3600, private"),
+        ("{ myErrands { id } }", "anonymous", "no-store"),  # error: never cacheable
+        ("{ __typename errands { id } }", "anonymous", "no-store"),  # a root field without a policy
+        ('mutation { tokenAuth(username: "x", password: "y") { token } }', "anonymous", "no-store"),
+    ],
+)
+def test_cache_control_follows_the_policies(api_client, user_api_client, query, who, expected):
+    # when
+    client = user_api_client if who == "user" else api_client
+    responses = [client.post_graphql(query) for _ in range(2)]
+    # then: the same on a miss and on a hit
+    assert [r["Cache-Control"] for r in responses] == [expected, expected]
+
+
+def test_cache_control_is_no_store_when_the_cache_is_disabled(settings, api_client):
+    # given
+    settings.CACHE_ENABLED = False
+    # when
+    response = api_client.post_graphql("{ errands { id } }")
+    # then
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_document_cache_is_bounded_and_least_recently_used_goes_first():
+    # given
+    documents = DocumentCache(size=2)
+    graphql_schema = schema.graphql_schema
+    a = documents.get("{ roles { id } }", graphql_schema, None)
+    documents.get("{ me { id } }", graphql_schema, None)
+    # when: a is used again, then a third document arrives
+    assert documents.get("{ roles { id } }", graphql_schema, None) is a
+    documents.get("{ errands { id } }", graphql_schema, None)
+    # then
+    assert set(documents._entries) == {"{ roles { id } }", "{ errands { id } }"}
+
+
+def test_documents_that_fail_validation_are_answered_from_the_document_cache_too(api_client, count_calls):
+    # given
+    counts = count_calls("validate")
+    # when
+    responses = [api_client.post_graphql("{ nope }") for _ in range(2)]
+    # then
+    assert [r.status_code for r in responses] == [400, 400]
+    assert counts["validate"] == 1
