@@ -214,3 +214,53 @@ def family_from_pattern(glob: str) -> str | None:
     if glob.endswith(":*") and not has_glob(glob[:-2]) and glob[:-2]:
         return glob[:-2]
     return None
+
+
+def scoped_glob(glob: str) -> str:
+    """A glob relative to our prefix (given with or without it) as a glob over the whole keyspace."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", key_prefix()) + ":" + strip_prefix(glob)
+
+
+def _glob_class(glob: str, start: int) -> tuple[str, int]:
+    """The regex for the `[...]` opened at start, and the index of its last character, read as Redis reads it:
+    `^` negates, `x-y` is a range (either order), `\\x` is a literal x, and a class left open runs to the end."""
+    j = start + 1
+    negate = j < len(glob) and glob[j] == "^"
+    j += negate
+    items: list[str] = []
+    while j < len(glob) and glob[j] != "]":
+        if glob[j] == "\\" and j + 1 < len(glob):
+            items.append(re.escape(glob[j + 1]))
+            j += 2
+        elif j + 2 < len(glob) and glob[j + 1] == "-":
+            low, high = sorted((glob[j], glob[j + 2]))
+            items.append(f"{re.escape(low)}-{re.escape(high)}")
+            j += 3
+        else:
+            items.append(re.escape(glob[j]))
+            j += 1
+    end = min(j, len(glob) - 1)
+    if not items:
+        return ("." if negate else "(?!)"), end
+    return "[" + ("^" if negate else "") + "".join(items) + "]", end
+
+
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Redis glob semantics (`*`, `?`, `[...]`, `[^...]`, `\\x`) for LocMem, which has no SCAN MATCH."""
+    out, i = [], 0
+    while i < len(glob):
+        char = glob[i]
+        if char == "\\" and i + 1 < len(glob):
+            out.append(re.escape(glob[i + 1]))
+            i += 1
+        elif char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            regex, i = _glob_class(glob, i)
+            out.append(regex)
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import threading
 import time
@@ -30,10 +29,11 @@ from core.cache.keys import (
     epoch_key,
     family_from_pattern,
     gen_key,
+    glob_regex,
     lock_key,
     prefix_families,
+    scoped_glob,
     stats_key,
-    strip_prefix,
     with_prefix,
 )
 
@@ -96,36 +96,6 @@ def parse_entry(entry: str) -> tuple[dict[str, str], str] | None:
 
 def render_entry(deps: dict[str, str], payload: str) -> str:
     return "\t".join(f"{name}\t{token}" for name, token in deps.items()) + "\n" + payload
-
-
-def _scoped(glob: str) -> str:
-    """A glob relative to our prefix (given with or without it) as a glob over the whole keyspace."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", key_prefix()) + ":" + strip_prefix(glob)
-
-
-def glob_regex(glob: str) -> re.Pattern[str]:
-    """Redis glob semantics (`*`, `?`, `[...]`, `[^...]`, `\\x`) for LocMem, which has no SCAN MATCH."""
-    out, i = [], 0
-    while i < len(glob):
-        char = glob[i]
-        if char == "\\" and i + 1 < len(glob):
-            out.append(re.escape(glob[i + 1]))
-            i += 1
-        elif char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[" and "]" in glob[i + 1 :]:
-            end = glob.index("]", i + 2 if glob[i + 1 : i + 2] in ("^", "]") else i + 1)
-            body = glob[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
 class GenerationStore:
@@ -260,13 +230,13 @@ class GenerationStore:
     def delete_pattern(self, glob: str, *, dry_run: bool = False) -> int:
         if not dry_run and (family := family_from_pattern(glob)) is not None:
             self.bump(families=[family])
-        return self._call(lambda: self._sweep(_scoped(glob), dry_run=dry_run, internal=False), 0)
+        return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=dry_run, internal=False), 0)
 
     def count(self, glob: str = "*") -> int:
-        return self._call(lambda: self._sweep(_scoped(glob), dry_run=True, internal=False), 0)
+        return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=True, internal=False), 0)
 
     def clear_all(self, *, dry_run: bool = False) -> int:
-        removed = self._call(lambda: self._sweep(_scoped("*"), dry_run=dry_run), 0)
+        removed = self._call(lambda: self._sweep(scoped_glob("*"), dry_run=dry_run), 0)
         if not dry_run:
             # Last, so that a fill that read the old epoch while we were deleting can never be served.
             self.bump_epoch()
@@ -453,7 +423,7 @@ class LocMemStore(GenerationStore):
                 self.cache.delete(name)
 
     def _info(self) -> tuple[int | None, int | None]:
-        return sum(1 for _ in self._keys(_scoped("*"))), None
+        return sum(1 for _ in self._keys(scoped_glob("*"))), None
 
 
 class RedisStore(GenerationStore):
@@ -513,7 +483,7 @@ class RedisStore(GenerationStore):
 
     def _info(self) -> tuple[int | None, int | None]:
         memory = int(self.client.info("memory").get("used_memory", 0))
-        return sum(1 for _ in self._keys(_scoped("*"))), memory
+        return sum(1 for _ in self._keys(scoped_glob("*"))), memory
 
     def flush_stats(self, counts: dict[str, int]) -> bool:
         def send() -> bool:

@@ -1,11 +1,13 @@
 """Key building: one function, every value escaped or hashed, nothing widens a pattern."""
 
 import fnmatch
+import functools
 import re
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings
+import redis
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.cache import keys
@@ -160,3 +162,32 @@ def test_no_value_widens_a_pattern(value, other):
     if len(key) < 250:  # a hashed-long key is reachable by its exact key only
         assert fnmatch.fnmatchcase(key, pattern)
     assert fnmatch.fnmatchcase(other_key, pattern) == (other_key == key)
+
+
+GLOB_ALPHABET = "ab-]^[\\*?"
+
+
+@functools.cache
+def _db1(host: str, port: int) -> redis.Redis:
+    return redis.Redis(host=host, port=port, db=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(glob=st.text(alphabet=GLOB_ALPHABET, max_size=6), key=st.text(alphabet=GLOB_ALPHABET, min_size=1, max_size=4))
+@example(glob="[b-a]", key="a")
+@example(glob="[a\\]]", key="]")
+@example(glob="a[b", key="ab")
+@example(glob="[^]", key="a")
+@example(glob="[]", key="a")
+@example(glob="\\*", key="*")
+@example(glob="u?er:[^1]:*", key="user:2:x")
+def test_locmem_globs_match_like_redis(redis_proc, glob, key):
+    # given: db 1 of the session's redis-server, away from the cache's db 0
+    pipe = _db1(redis_proc.host, redis_proc.port).pipeline(transaction=False)
+    pipe.flushdb().set(key, 1).keys(glob)
+
+    # when
+    redis_match = pipe.execute()[-1] == [key.encode()]
+
+    # then
+    assert bool(keys.glob_regex(glob).match(key)) == redis_match
