@@ -205,9 +205,9 @@ class GenerationStore:
         return self._call(lambda: self._lookup(key, gens, clock_keys, read_entry=False), DOWN).ticket
 
     def store(
-        self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
+        self, ticket: Ticket | None, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
     ) -> bool:
-        if ttl <= 0:
+        if ticket is None or ttl <= 0:  # no ticket: the lookup found the backend down
             return False
         extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
         guards = ticket.guards if guarded else {}
@@ -287,7 +287,7 @@ class GenerationStore:
         return await sync_to_async(self.lookup, thread_sensitive=False)(key, clocks=tuple(clocks))
 
     async def astore(
-        self, ticket: Ticket, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
+        self, ticket: Ticket | None, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
     ) -> bool:
         run = sync_to_async(self.store, thread_sensitive=False)
         return await run(ticket, payload, ttl, families=tuple(families), guarded=guarded)

@@ -452,3 +452,7 @@ def test_redis_holds_text_and_never_unpickles(redis_cache, redis_url):
     assert caches["default"].client._serializer.__class__.__name__ == "TextSerializer"
     with pytest.raises(TypeError):
         caches["default"].set("runam:x", {"a": 1})
+
+
+def test_store_without_a_ticket_stores_nothing(cache_backend):
+    assert get_store().store(None, "v", 60) is False
