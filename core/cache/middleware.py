@@ -177,6 +177,8 @@ class FieldCacheMiddleware:
             return next(root, info, **args)
         policy = root_policies().get(info.field_name)
         if policy is None:
+            if logger.isEnabledFor(logging.DEBUG) and not info.field_name.startswith("__"):
+                logger.debug("field Query.%s not cached: no policy", info.field_name)
             return next(root, info, **args)
         request = info.context
         user_id = viewer_id(request)

@@ -292,3 +292,63 @@ def test_concurrent_misses_run_the_resolver_once(board, resolver_calls, slow_fie
     # then
     assert len(bodies) == 16 and len(set(bodies)) == 1
     assert resolver_calls["Query.errands"] == 1
+
+
+def test_concurrent_misses_compute_themselves_after_a_bounded_wait(settings, board, resolver_calls, slow_fields):
+    # given: the first reader holds the key far longer than the others will wait
+    settings.CACHE_SINGLE_FLIGHT_WAIT = 0.05
+    slow_fields({"errands"}, 0.5)
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def read() -> None:
+        barrier.wait()
+        try:
+            statuses.append(ApiClient().post_graphql("{ __typename errands { id } }").status_code)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then: nobody waited forever; each gave up waiting and computed
+    assert statuses == [200] * 4
+    assert resolver_calls["Query.errands"] == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "client", "reason"),
+    [
+        ("{ __typename }", "anonymous", None),
+        ("{ myErrands { id } }", "anonymous", "anonymous viewer"),
+        ("{ errands(first: -1) { id } }", "anonymous", "resolver raised"),
+    ],
+)
+def test_debug_log_says_why_a_field_was_not_cached(caplog, api_client, query, client, reason):
+    # given
+    caplog.set_level("DEBUG", logger="core.cache.middleware")
+    # when
+    api_client.post_graphql(query)
+    # then
+    messages = [r.getMessage() for r in caplog.records if r.name == "core.cache.middleware"]
+    if reason is None:
+        assert messages == []  # introspection fields are not "fields without a policy"
+    else:
+        assert any(m.endswith(f"not cached: {reason}") for m in messages), messages
+
+
+def test_debug_log_names_fields_without_policy_and_disabled_cache(settings, caplog, api_client):
+    # given
+    caplog.set_level("DEBUG", logger="core.cache.middleware")
+    settings.GRAPHQL_CACHE_POLICIES = {"Query.roles": {"ttl": 5}}
+    # when
+    api_client.post_graphql("{ errands { id } }")
+    settings.CACHE_ENABLED = False
+    api_client.post_graphql("{ roles { id } }")
+    # then
+    messages = [r.getMessage() for r in caplog.records if r.name == "core.cache.middleware"]
+    assert "field Query.errands not cached: no policy" in messages
+    assert "field Query.roles not cached: cache disabled" in messages
