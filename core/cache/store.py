@@ -214,7 +214,9 @@ class GenerationStore:
         return self._call(lambda: self._store(ticket, payload, ttl, extra, guards), False)
 
     def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
-        names = [gen_key(family) for family in families] + [clock_key(label) for label in clocks]
+        # Clocks first: a guarded store running between these commands must either see a new clock (and store
+        # nothing) or read row generations that are about to change (and be invalidated by them).
+        names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
         if names:
             tokens = {name: new_token() for name in names}
             self._call(lambda: self._set_tokens(tokens, ttl=conf.generation_ttl()), None, invalidates=True)

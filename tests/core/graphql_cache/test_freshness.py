@@ -352,3 +352,26 @@ def _errand_fields(errand, **overrides) -> dict:
         if f.name not in {"id", "created_at", "updated_at"}
     }
     return {**fields, **overrides}
+
+
+def test_a_write_sets_its_write_clock_before_its_generations(errand, monkeypatch):
+    # given: a guarded fill that ran between the two would otherwise see an old clock and a new row token
+    from core.cache.keys import clock_key
+    from core.cache.store import get_store
+
+    store = get_store()
+    orders = []
+    real = store._set_tokens
+
+    def spy(tokens, **kwargs):
+        orders.append(list(tokens))
+        return real(tokens, **kwargs)
+
+    monkeypatch.setattr(store, "_set_tokens", spy)
+    # when
+    errand.title = "written"
+    errand.save()
+    # then
+    (names,) = orders
+    assert names[0] == clock_key("errands.errand")
+    assert all(not name.startswith(clock_key("")) for name in names[1:])
