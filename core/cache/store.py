@@ -214,8 +214,8 @@ class GenerationStore:
         return self._call(lambda: self._store(ticket, payload, ttl, extra, guards), False)
 
     def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
-        # Clocks first: a guarded store running between these commands must either see a new clock (and store
-        # nothing) or read row generations that are about to change (and be invalidated by them).
+        # One atomic step on both backends (MULTI on Redis, the write lock on LocMem). Were it not, clocks first
+        # would still be safe: a guarded store in between sees a new clock, or reads row generations about to move.
         names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
         if names:
             tokens = {name: new_token() for name in names}
@@ -457,7 +457,8 @@ class RedisStore(GenerationStore):
         return bool(self._store_script(keys=keys, args=[*args, *expected]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        # MULTI/EXEC in the same round trip: no guarded store script can run between a clock and a generation.
+        pipe = self.client.pipeline(transaction=True)
         for name, token in tokens.items():
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
         pipe.execute()

@@ -456,3 +456,15 @@ def test_redis_holds_text_and_never_unpickles(redis_cache, redis_url):
 
 def test_store_without_a_ticket_stores_nothing(cache_backend):
     assert get_store().store(None, "v", 60) is False
+
+
+def test_bump_is_one_transaction_on_redis(redis_cache, redis_url):
+    # given: a guarded store script must never run between a write clock and a row generation of one bump
+    server = redis.Redis.from_url(redis_url)
+    before = server.info("commandstats").get("cmdstat_exec", {}).get("calls", 0)
+
+    # when
+    get_store().bump(families=["@accounts.user:5"], clocks=["accounts.user"])
+
+    # then
+    assert server.info("commandstats")["cmdstat_exec"]["calls"] == before + 1
