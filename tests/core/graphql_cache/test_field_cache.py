@@ -352,3 +352,17 @@ def test_debug_log_names_fields_without_policy_and_disabled_cache(settings, capl
     messages = [r.getMessage() for r in caplog.records if r.name == "core.cache.middleware"]
     assert "field Query.errands not cached: no policy" in messages
     assert "field Query.roles not cached: cache disabled" in messages
+
+
+def test_user_scoped_hit_costs_only_the_viewer_lookup(api_client_for, django_assert_num_queries):
+    # given: the bearer token names the viewer, who is loaded once per request before the cache is asked
+    alice = UserFactory()
+    ErrandFactory.create_batch(3, created_by=alice)
+    client = api_client_for(alice)
+    get_graphql_content(client.post_graphql(MY_ERRANDS_QUERY))
+    # when
+    with django_assert_num_queries(1) as captured:
+        response = client.post_graphql(MY_ERRANDS_QUERY)
+    # then
+    assert len(get_graphql_content(response)["data"]["myErrands"]) == 3
+    assert "accounts_user" in captured.captured_queries[0]["sql"]
