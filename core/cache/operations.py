@@ -56,7 +56,7 @@ OPERATION_FAMILY = "gql"
 class OperationPlan:
     ttl: int
     private: bool
-    fields: tuple[str, ...]
+    fields: tuple[dict, ...]  # per root field: path, coordinate, family and TTL, for extensions.cache on a hit
 
     @property
     def cache_control(self) -> str:
@@ -68,18 +68,20 @@ def plan_operation(operation: OperationDefinitionNode | None) -> OperationPlan |
     if operation is None or operation.operation is not OperationType.QUERY:
         return None
     policies = root_policies()
-    chosen = []
+    chosen, fields = [], []
     for selection in operation.selection_set.selections:
         policy = policies.get(selection.name.value) if isinstance(selection, FieldNode) else None
         if policy is None or not policy.enabled:
             return None
         chosen.append(policy)
+        path = (selection.alias or selection.name).value
+        fields.append({"path": path, "field": policy.coordinate, "ttl": policy.ttl, "family": policy.family_root})
     if not chosen:
         return None
     return OperationPlan(
         ttl=min(p.ttl for p in chosen),
         private=any(p.private for p in chosen),
-        fields=tuple(p.coordinate for p in chosen),
+        fields=tuple(fields),
     )
 
 
@@ -191,6 +193,7 @@ class CachedGraphQLViewMixin:
                 hit, fill = self._begin(request, plan, parsed, operation_name, variables)
                 if hit is not None:
                     request.runam_cache_control = plan.cache_control
+                    request.runam_cache_report = [{**field, "status": "HIT"} for field in plan.fields]
                     return self._with_extensions(request, hit, "HIT"), 200
         result = self.execute_graphql_request(request, data, query, variables, operation_name, show_graphiql)
         if getattr(request, MUTATION_ERRORS_FLAG, False) is True:

@@ -52,7 +52,11 @@ def test_operation_hit_skips_parse_validate_and_execute(api_client, count_calls,
     # then
     assert counts == {"execute": 1, "parse": 1, "validate": 1}
     assert json.loads(first.content)["data"] == json.loads(second.content)["data"]
-    assert json.loads(second.content)["extensions"]["cache"]["operation"] == "HIT"
+    cache_report = json.loads(second.content)["extensions"]["cache"]
+    assert cache_report["operation"] == "HIT"
+    assert cache_report["fields"] == [
+        {"path": "errands", "field": "Query.errands", "ttl": 60, "family": "errand_list", "status": "HIT"}
+    ]
 
 
 def test_operation_hit_is_byte_identical(api_client, no_cache_debug):
