@@ -175,6 +175,7 @@ def test_policies_show_ttl_scope_counters_ratio_and_keys(cache_backend, cache_ad
     assert {r.label for r in page.context["rows"]} >= {"Query.errands", "Query.myErrands", "Query.me", "Query.banks"}
     assert 'style="width: 50%"' in row_html(page, "gql")
     assert 'style="width: 0%"' in row_html(page, "errand")
+    assert "no lookups yet" in row_html(page, "roles")
     assert page.context["overall"].hits == 2
     assert page.context["overall"].misses == 4
     assert page.context["backend"]["backend"] == cache_backend
@@ -195,6 +196,7 @@ def test_a_redis_outage_is_a_red_status_not_an_error(restartable_redis, cache_ad
     assert page.context["backend"]["healthy"] is False
     assert 'class="status-down-box"' in page.content.decode()
     assert b"Unreachable" in page.content
+    assert "does not answer" in page.content.decode()
     assert all(r.keys is None for r in page.context["rows"])
     assert clear.status_code == 200
     assert "unreachable: nothing was removed" in clear.content.decode()
