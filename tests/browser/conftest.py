@@ -44,7 +44,7 @@ def page(live_server) -> Iterator[Page]:
 def screenshot(request, page: Page):
     """screenshot("dashboard") saves a full-page PNG under artifacts/screenshots/ (git-ignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    test_name = re.sub(r"[^\w.-]+", "-", request.node.name)
+    test_name = re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
     taken = 0
 
     def take(name: str) -> Path:

@@ -220,6 +220,7 @@ def test_clearing_a_family_previews_then_removes_and_records_the_admin(cache_bac
     with caplog.at_level(logging.INFO, logger="core.admin"):
         done = cache_admin.post(CLEAR_URL, {"family": "errand", "confirm": "yes"})
     page = cache_admin.get(DASHBOARD_URL)
+    index = cache_admin.get("/admin/")
 
     # then
     assert preview.status_code == 200
@@ -239,6 +240,8 @@ def test_clearing_a_family_previews_then_removes_and_records_the_admin(cache_bac
         CHANGE,
         message,
     )
+    assert index.status_code == 200
+    assert b'<span class="mini quiet">Cache dashboard</span>' in index.content  # in "Recent actions"
     admin_name = page.wsgi_request.user.username
     assert [r.getMessage() for r in caplog.records if r.name == "core.admin"] == [
         f"cache cleared by admin {admin_name}: {message}"
