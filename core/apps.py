@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = "RunAm core"
 
     def ready(self) -> None:
+        from core import checks  # noqa: F401  (registers the deploy checks)
         from core.cache import invalidation, policies
 
         # Fail at start-up, with the offending entry named, rather than on the first request that meets it.
