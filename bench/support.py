@@ -1,0 +1,436 @@
+"""What every bench script shares, in one place: its own redis-server and gunicorn on free loopback ports, a scratch
+database with seed data, a GraphQL client, wrk, percentiles, tables and the machine line.
+
+Nothing here touches a server it did not start: Redis, the database and gunicorn are created per run and removed
+after it. tests/bench/ runs the same scripts at a small scale, so the CI subset exercises exactly this code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# The machine this project runs on has PostgreSQL here (as CI does); BENCH_DATABASE_URL=sqlite:// for a temp file.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+WORKERS = 2
+# gthread, not sync: sync workers close every connection (no keep-alive), so a load generator would mostly measure
+# TCP set-up, and two sync workers can never hold 64 requests at once (bench_stampede). Threads per worker:
+THREADS = 32
+SERVER_ENV_DROP = ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CACHE_ENABLED", "GRAPHQL_CACHE_DEBUG")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# --- redis-server -------------------------------------------------------------------------------------------------
+
+
+class RedisServer:
+    """A redis-server of our own. persist=True saves on shutdown and loads on start, so a restart brings old
+    entries back: the hard case for invalidations lost during an outage."""
+
+    def __init__(self, workdir: Path, *, persist: bool = False, debug_commands: bool = False) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.persist = persist
+        self.debug_commands = debug_commands
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=10)
+
+    def start(self) -> RedisServer:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
+        cmd += ["--save", "3600 1" if self.persist else "", "--appendonly", "no", "--logfile", "redis.log"]
+        if self.debug_commands:
+            cmd += ["--enable-debug-command", "local"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.client().ping, 10, f"redis-server on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: with persist, redis saves its data first (as a clean shutdown in production would)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- database -----------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str | None = None) -> Iterator[str]:
+    """The URL of a new, empty database, dropped afterwards: a temp file for sqlite, CREATE DATABASE on PostgreSQL."""
+    admin_url = admin_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if admin_url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="runam-bench-db-") as tmp:
+            # IMMEDIATE: a write transaction takes the lock up front instead of failing to upgrade a read lock.
+            yield f"sqlite:///{tmp}/bench.db?timeout=30&transaction_mode=IMMEDIATE"
+        return
+    import psycopg
+
+    name = f"runam_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    parts = urlsplit(admin_url)
+    admin = urlunsplit(parts._replace(scheme="postgresql"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def prepare_database(env: dict[str, str], errands: int) -> None:
+    """Migrate and seed the demo data (alice, bob, carol, admin, `errands` errands with escrows)."""
+    manage(env, "migrate", "--noinput")
+    manage(env, "seed_demo", "--errands", str(errands))
+    url = env["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        # WAL (persistent in the file): readers never block the writer, so concurrent benches see no lock errors.
+        path = urlsplit(url).path
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+
+
+def server_env(db_url: str, redis_url: str | None, **overrides: Any) -> dict[str, str]:
+    """The environment of our servers and of Django in the bench process: production settings, no debug."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_DROP}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(32),
+        DATABASE_URL=db_url,
+        GRAPHQL_CACHE_DEBUG="false",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(
+        {name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in overrides.items()}
+    )
+    return env
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """Configure Django in this process as the servers are, for writers that go through the ORM."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+# --- gunicorn -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gunicorn:
+    env: dict[str, str]
+    logfile: Path
+    threads: int = THREADS
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gunicorn:
+        self.port = free_port()
+        cmd = [str(BIN / "gunicorn"), "runam.wsgi:application", "--bind", f"127.0.0.1:{self.port}"]
+        cmd += ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(self.threads)]
+        # No control socket: its default path is shared by every gunicorn on the machine.
+        cmd += ["--keep-alive", "30", "--no-control-socket", "--log-level", "warning"]
+        with self.logfile.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        probe = f"{self.url}/graphql/?query=%7B__typename%7D"
+        try:
+            wait_until(lambda: requests.get(probe, timeout=2).status_code == 200, 60, "gunicorn")
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"gunicorn did not start:\n{self.logfile.read_text()[-3000:]}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Stack:
+    """A scratch database with seed data and a redis-server, ready for servers (see Stack.open)."""
+
+    workdir: Path
+    db_url: str
+    redis: RedisServer
+    servers: list[Gunicorn] = field(default_factory=list)
+
+    def env(self, *, with_redis: bool = True, **overrides: Any) -> dict[str, str]:
+        return server_env(self.db_url, self.redis.url if with_redis else None, **overrides)
+
+    def server(self, *, with_redis: bool = True, threads: int = THREADS, **overrides: Any) -> Gunicorn:
+        server = Gunicorn(self.env(with_redis=with_redis, **overrides), self.workdir / "gunicorn.log", threads)
+        self.servers.append(server)
+        return server.start()
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, *, errands: int, persist: bool = False) -> Iterator[Stack]:
+        with tempfile.TemporaryDirectory(prefix="runam-bench-") as tmp, scratch_database() as db_url:
+            workdir = Path(tmp)
+            with RedisServer(workdir, persist=persist) as server:
+                stack = cls(workdir, db_url, server)
+                prepare_database(stack.env(with_redis=False), errands)
+                try:
+                    yield stack
+                finally:
+                    for running in stack.servers:
+                        running.stop()
+
+
+# --- clients ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict | None
+    started: float  # time.monotonic() just before sending
+    elapsed: float  # seconds
+
+    @property
+    def data(self) -> dict:
+        return (self.body or {}).get("data") or {}
+
+    @property
+    def errors(self) -> list:
+        return (self.body or {}).get("errors") or []
+
+
+class GraphQLClient:
+    """One keep-alive connection; give each thread its own."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30) -> None:
+        self.url = f"{base_url}/graphql/"
+        self.session = requests.Session()
+        self.timeout = timeout
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def post(self, query: str, variables: dict | None = None) -> Reply:
+        payload = json.dumps({"query": query, "variables": variables or {}})
+        started = time.monotonic()
+        try:
+            response = self.session.post(
+                self.url, data=payload, headers={"Content-Type": "application/json"}, timeout=self.timeout
+            )
+        except requests.RequestException:
+            return Reply(0, None, started, time.monotonic() - started)  # 0: no HTTP answer at all
+        elapsed = time.monotonic() - started
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return Reply(response.status_code, body, started, elapsed)
+
+
+TOKEN_AUTH = "mutation($u: String!, $p: String!) { tokenAuth(username: $u, password: $p) { token errors { code } } }"
+
+
+def token_for(base_url: str, username: str, password: str) -> str:
+    reply = GraphQLClient(base_url).post(TOKEN_AUTH, {"u": username, "p": password})
+    token = reply.data.get("tokenAuth", {}).get("token")
+    if not token:
+        raise RuntimeError(f"tokenAuth failed for {username}: {reply.body}")
+    return token
+
+
+# --- wrk ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * _UNITS_MS[unit]
+
+
+def run_wrk(url: str, lua: str, *, seconds: int, connections: int, workdir: Path) -> WrkResult:
+    """wrk (one thread: the machine has two cores and the server needs them) for `seconds` against loopback."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("load is only ever sent to 127.0.0.1")
+    script = workdir / f"wrk-{secrets.token_hex(4)}.lua"
+    script.write_text(lua)
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return WrkResult(
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=_ms(latency["50"]),
+        p99_ms=_ms(latency["99"]),
+        non_2xx=int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def wrk_post_script(body: str) -> str:
+    """A wrk script POSTing one fixed JSON body."""
+    return f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {lua_string(body)}\n'
+
+
+def lua_string(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+# --- figures ------------------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def machine_line(db_url: str, redis_client: redis.Redis | None = None) -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "?",
+    )
+    redis_version = redis_client.info("server")["redis_version"] if redis_client else "-"
+    database = "SQLite" if db_url.startswith("sqlite") else "PostgreSQL"
+    return (
+        f"date {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}; {platform.platform()}, "
+        f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, redis-server {redis_version}, "
+        f"{database}; gunicorn {WORKERS} gthread workers x {THREADS} threads"
+    )
+
+
+def arguments(description: str, **options: Any) -> argparse.ArgumentParser:
+    """A parser with --json (results for tests/bench) and one --<name> per option, its default given."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, default in options.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    parser.add_argument("--json", type=Path, help="also write the results here, as JSON")
+    return parser
+
+
+def write_results(path: Path | None, results: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(results, indent=2, default=str))
+
+
+class Stopwatch:
+    """A deadline shared by threads: every loop of a bench is bounded in count and in time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.stopped = threading.Event()
+
+    def running(self) -> bool:
+        return not self.stopped.is_set() and time.monotonic() < self.deadline
+
+    def stop(self) -> None:
+        self.stopped.set()
