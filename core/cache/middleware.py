@@ -194,13 +194,21 @@ class FieldCacheMiddleware:
         store = get_store()
         families, key = field_key(policy, info, args, user_id)
         lookup = store.lookup(key, clocks=tracked_labels())
-        if not lookup.hit and lookup.ticket is not None and not store.acquire(key, _lock_ms()):
-            # Another request is computing this entry: wait for it a bounded time, then compute ourselves.
-            waited = store.wait_for(key, _wait_seconds())
-            if waited.hit:
-                lookup = waited
+        if not lookup.hit and lookup.ticket is not None:
+            if store.acquire(key, _lock_ms()):
+                # The last holder may have stored the entry and let go between our lookup and our acquire: look
+                # once more, or a stampede computes the same entry twice.
+                again = store.lookup(key, clocks=tracked_labels())
+                if again.hit:
+                    store.release(key)
+                    lookup = again
             else:
-                return self._fill(next, root, info, args, policy, families, key, lookup.ticket, False, entry)
+                # Another request is computing this entry: wait for it a bounded time, then compute ourselves.
+                waited = store.wait_for(key, _wait_seconds())
+                if waited.hit:
+                    lookup = waited
+                else:
+                    return self._fill(next, root, info, args, policy, families, key, lookup.ticket, False, entry)
         if lookup.hit:
             stats.record(policy.family_root, "hit")
             report(info.context, {**entry, "status": "HIT"})
