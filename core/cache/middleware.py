@@ -66,30 +66,35 @@ class _Selection:
     variables: tuple[str, ...]
 
 
-_selections: dict[int, tuple[Any, _Selection]] = {}
+_selections: dict[tuple[int, ...], tuple[list, _Selection]] = {}
 _selections_lock = threading.Lock()
 
 
 def _selection(info) -> _Selection:
-    """Printed once per parsed document: the document cache hands out the same nodes on every request."""
-    node = info.field_nodes[0]
-    cached = _selections.get(id(node))
-    if cached is not None and cached[0] is node:
+    """Printed once per set of merged field nodes: the document cache hands out the same nodes on every request.
+
+    The memo is keyed by every merged node, not the first: which nodes merge depends on directives above the field
+    (`... @include(if: $more) { errands { title } }`) and on the operation, and each set prints differently.
+    """
+    nodes = info.field_nodes
+    memo_key = tuple(map(id, nodes))
+    cached = _selections.get(memo_key)
+    if cached is not None and all(a is b for a, b in zip(cached[0], nodes, strict=True)):
         return cached[1]
     collect = _Collect()
-    pending = list(info.field_nodes)
+    pending = list(nodes)
     seen: set[str] = set()
     while pending:
         visit(pending.pop(), collect)
         for name in collect.fragments - seen:
             seen.add(name)
             pending.append(info.fragments[name])
-    parts = [print_ast(n) for n in info.field_nodes] + [print_ast(info.fragments[n]) for n in sorted(seen)]
+    parts = [print_ast(n) for n in nodes] + [print_ast(info.fragments[n]) for n in sorted(seen)]
     selection = _Selection("\n".join(parts), tuple(sorted(collect.variables)))
     with _selections_lock:
         if len(_selections) >= settings.GRAPHQL_DOCUMENT_CACHE_SIZE * 4:
             _selections.clear()
-        _selections[id(node)] = (info.field_nodes[0], selection)
+        _selections[memo_key] = (list(nodes), selection)
     return selection
 
 
