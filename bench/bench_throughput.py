@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-import time
 
 import requests
 
@@ -25,6 +24,7 @@ from bench.server import LIMIT_KEY
 from bench.support import (
     Stack,
     arguments,
+    cache_counters,
     lua_string,
     machine_line,
     print_table,
@@ -57,13 +57,6 @@ def cold_script() -> str:
         "  return wrk.format(nil, nil, nil, '{\"query\": \"' .. query .. '\"}')\n"
         "end\n"
     )
-
-
-def stats(stack: Stack) -> dict[str, int]:
-    """The servers' shared hit/miss counters (core.cache.stats), after their once-a-second flush."""
-    time.sleep(1.5)
-    raw = stack.redis.client().hgetall("runam:_stats")
-    return {name.decode(): int(value) for name, value in raw.items()}
 
 
 def same_bytes(stack: Stack, off_url: str, on_url: str) -> bytes:
@@ -101,12 +94,12 @@ def main(argv: list[str] | None = None) -> None:
         for name, (_, url, script) in runs.items():
             # A script per wrk run: cold keys must be new to the measured run, not left over from the warm-up.
             run_wrk(url, script(), seconds=args.warmup, connections=args.connections, workdir=stack.workdir)
-            before = stats(stack)
+            before = cache_counters(stack.redis.client())
             load = script()
             results[name] = run_wrk(
                 url, load, seconds=args.seconds, connections=args.connections, workdir=stack.workdir
             )
-            after = stats(stack)
+            after = cache_counters(stack.redis.client())
             counters[name] = {k: after.get(k, 0) - before.get(k, 0) for k in ("gql|hit", "gql|miss")}
 
     print()

@@ -8,6 +8,8 @@ after it. tests/bench/ runs the same scripts at a small scale, so the CI subset 
 from __future__ import annotations
 
 import argparse
+import bisect
+import collections
 import contextlib
 import datetime
 import json
@@ -368,6 +370,22 @@ def lua_string(text: str) -> str:
 # --- figures ------------------------------------------------------------------------------------------------------
 
 
+def cache_counters(redis_client: redis.Redis) -> dict[str, int]:
+    """The servers' shared hit/miss/set counters (core.cache.stats), once their once-a-second flush has run."""
+    time.sleep(1.5)
+    return {name.decode(): int(value) for name, value in redis_client.hgetall("runam:_stats").items()}
+
+
+def counter_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after.get(name, 0) - before.get(name, 0) for name in after}
+
+
+def hit_rate(counters: dict[str, int]) -> float:
+    hits = sum(n for name, n in counters.items() if name.endswith("|hit"))
+    misses = sum(n for name, n in counters.items() if name.endswith("|miss"))
+    return hits / (hits + misses) if hits + misses else 0.0
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile; NaN for no values."""
     if not values:
@@ -434,3 +452,61 @@ class Stopwatch:
 
     def stop(self) -> None:
         self.stopped.set()
+
+
+# --- the freshness rule -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stale:
+    key: tuple
+    seen: int
+    required: int
+    started: float
+    reader: str
+
+
+class History:
+    """Versioned writes and the reads that saw them, checked against the freshness rule: a read that started after a
+    write completed (its call returned, so it had committed) must see that write or a later one.
+
+    A key is what one writer owns, e.g. ("title", 12); its values carry an increasing sequence number, and one thread
+    writes a key at a time, so a later number is a later committed value. Times are time.monotonic() of one process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.writes: dict[tuple, list[tuple[float, int]]] = {}
+        self.reads: list[tuple[float, tuple, int, str]] = []
+        self.operations = 0
+        self._sequence: collections.Counter = collections.Counter()
+
+    def next_seq(self, key: tuple) -> int:
+        """The number the next write of `key` carries (failed writes use theirs up: numbers only grow)."""
+        with self._lock:
+            self._sequence[key] += 1
+            return self._sequence[key]
+
+    def wrote(self, key: tuple, seq: int, completed: float, *, counted: bool = True) -> None:
+        with self._lock:
+            self.writes.setdefault(key, []).append((completed, seq))
+            self._sequence[key] = max(self._sequence[key], seq)
+            self.operations += counted
+
+    def read(self, started: float, seen: list[tuple[tuple, int]], reader: str) -> None:
+        with self._lock:
+            self.reads += [(started, key, seq, reader) for key, seq in seen]
+            self.operations += 1
+
+    def stale(self, since: float = float("-inf"), until: float = float("inf")) -> list[Stale]:
+        """Reads started in [since, until) that missed a write completed before they started."""
+        # One writer per key: completion times and numbers both increase along each key's list.
+        times = {key: [done for done, _ in writes] for key, writes in self.writes.items()}
+        found = []
+        for started, key, seq, reader in self.reads:
+            if not since <= started < until or key not in times:
+                continue
+            before = bisect.bisect_left(times[key], started)
+            if before and seq < (required := self.writes[key][before - 1][1]):
+                found.append(Stale(key, seq, required, started, reader))
+        return found
