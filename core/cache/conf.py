@@ -6,6 +6,7 @@ GENERATION_TTL_DEFAULT = 7 * 24 * 3600
 SINGLE_FLIGHT_WAIT_DEFAULT = 2.0
 STATS_FLUSH_INTERVAL_DEFAULT = 1.0
 OUTAGE_RETRY_INTERVAL_DEFAULT = 1.0
+WRITE_PENDING_TTL_DEFAULT = 60.0
 
 
 def cache_enabled() -> bool:
@@ -37,6 +38,12 @@ def stats_flush_interval() -> float:
 def outage_retry_interval() -> float:
     """Seconds between attempts to reach a backend that failed; calls in between are misses without a round trip."""
     return float(getattr(settings, "CACHE_OUTAGE_RETRY_INTERVAL", OUTAGE_RETRY_INTERVAL_DEFAULT))
+
+
+def write_pending_ttl() -> float:
+    """Seconds a begun write blocks guarded fills of its models if it never settles (rollback, crash): longer than
+    any transaction that writes tracked models should last."""
+    return float(getattr(settings, "CACHE_WRITE_PENDING_TTL", WRITE_PENDING_TTL_DEFAULT))
 
 
 def backend_name() -> str:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import models, transaction
+from django.db import models
 
 from core.cache import conf, keys, stats
 from core.cache.manager import CacheManager, Outcome, _invalidate_one, acached_call, cached_call
@@ -283,11 +283,8 @@ def invalidate_cache(*templates: str, patterns: Sequence[str] = ()) -> Callable[
         spec = _Patterns(fn, every)
 
         def fire(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-            resolved = spec.after_call(fn, args, kwargs)
-            if transaction.get_connection().in_atomic_block:
-                transaction.on_commit(lambda: _run(resolved))
-            else:  # autocommit: already committed (and no need to open a DB connection to find that out)
-                _run(resolved)
+            # Inside a transaction, invalidation.invalidate() bumps now and again after the commit.
+            _run(spec.after_call(fn, args, kwargs))
 
         if inspect.iscoroutinefunction(fn):
 

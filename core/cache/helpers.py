@@ -9,7 +9,7 @@ from django.apps import apps
 from django.db import models
 from django.db.models.query import ModelIterable
 
-from core.cache import conf, keys, serializers, stats
+from core.cache import conf, invalidation, keys, serializers, stats
 from core.cache.keys import get_cache_key
 from core.cache.manager import CacheManager, usable
 from core.cache.store import get_store
@@ -38,7 +38,7 @@ def get_cached_user_data(user_id: Any, default: Any = None) -> Any:
 def invalidate_user_cache(user_id: Any) -> None:
     """Invalidate everything cached for this user: `user:{id}:*`, profile, errands and escrows."""
     families = [keys.strip_prefix(keys.make_key(t, {"user_id": user_id})) for t in USER_FAMILIES]
-    get_store().bump(families=families)
+    invalidation.invalidate(families)
     for family in families:
         stats.record(family.split(":", 1)[0], "invalidation")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cache
 
 from django.apps import apps
@@ -20,10 +20,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from core.cache.keys import make_key, strip_prefix
+from core.cache.keys import MANUAL_CLOCK, make_key, strip_prefix
 from core.cache.store import get_store
 
 logger = logging.getLogger(__name__)
@@ -44,12 +44,18 @@ def queryset_family(model: type[models.Model]) -> str:
 
 
 @cache
-def invalidation_map() -> dict[type[models.Model], tuple[str, ...]]:
+def invalidation_map() -> dict[str, tuple[str, ...]]:
+    """Templates by model label (`errands.errand`). By label, not class: a data migration's historical model is
+    another class with the same label, and its writes must invalidate too."""
     raw = getattr(settings, "CACHE_INVALIDATION", {})
     try:
-        return {apps.get_model(label): tuple(templates) for label, templates in raw.items()}
+        return {apps.get_model(label)._meta.label_lower: tuple(templates) for label, templates in raw.items()}
     except (LookupError, ValueError) as exc:
         raise ImproperlyConfigured(f"CACHE_INVALIDATION names an unknown model: {exc}") from exc
+
+
+def _templates(model: type[models.Model]) -> tuple[str, ...]:
+    return invalidation_map().get(model._meta.label_lower, ())
 
 
 @receiver(setting_changed)
@@ -59,14 +65,18 @@ def _reload(*, setting: str, **kwargs) -> None:
 
 
 def tracked_labels() -> tuple[str, ...]:
-    """The write clocks a GraphQL fill guards on: one per tracked model."""
-    return tuple(model._meta.label_lower for model in invalidation_map())
+    """The write clocks a GraphQL fill guards on: one per tracked model, and the one of manual invalidations."""
+    return (*invalidation_map(), MANUAL_CLOCK)
 
 
-def _resolve(template: str, instance: models.Model) -> str | None:
+def _resolve(template: str, instance: models.Model, written: frozenset[str] | None) -> str | None:
     context = {}
     for name in _PLACEHOLDER.findall(template):
         head = name.split(".")[0]
+        if written is not None and head not in written:
+            # save(update_fields=...) left this column as the database has it, which the instance may not know:
+            # bump the template's root, every family it could name.
+            return template.split(":", 1)[0]
         value = getattr(instance, head, None)
         if value is None:
             return None  # runner_id is None: there is no such family to bump
@@ -74,11 +84,23 @@ def _resolve(template: str, instance: models.Model) -> str | None:
     return strip_prefix(make_key(template, context))
 
 
-def row_families(instance: models.Model) -> list[str]:
+def _written(model: type[models.Model], update_fields) -> frozenset[str] | None:
+    """Attribute names whose values the save wrote (None: all of them)."""
+    if update_fields is None:
+        return None
+    names = set(update_fields) | {"pk", model._meta.pk.attname}
+    for field in model._meta.concrete_fields:
+        if field.name in names or field.attname in names:
+            names |= {field.name, field.attname}
+    return frozenset(names)
+
+
+def row_families(instance: models.Model, update_fields=None) -> list[str]:
     model = type(instance)
+    written = _written(model, update_fields)
     families = [row_family(model, instance.pk), queryset_family(model)]
-    for template in invalidation_map().get(model, ()):
-        family = _resolve(template, instance)
+    for template in _templates(model):
+        family = _resolve(template, instance, written)
         if family is not None:
             families.append(family)
     return families
@@ -86,97 +108,150 @@ def row_families(instance: models.Model) -> list[str]:
 
 def model_families(model: type[models.Model]) -> list[str]:
     """Every family a write to some unknown row of `model` could touch: the templates' roots."""
-    roots = {template.split(":", 1)[0] for template in invalidation_map().get(model, ())}
+    roots = {template.split(":", 1)[0] for template in _templates(model)}
     return [type_family(model), queryset_family(model), *sorted(roots)]
 
 
-# --- dirty transactions -------------------------------------------------------------------------------------------
-# A transaction that has written must neither read from nor fill the cache: what it sees may never commit.
-# The marker is the outermost Atomic of the transaction that wrote, so it dies with that transaction whatever its
-# outcome (no rollback hook needed); a later transaction has a different outermost Atomic.
+# --- transactions -------------------------------------------------------------------------------------------------
+# No fill happens inside a transaction: under snapshot isolation (PostgreSQL REPEATABLE READ, SQLite WAL) it may
+# compute from a snapshot older than the generations it reads. A transaction that has written ("dirty") must not
+# even read the cache: it must see its own writes. The dirty marker is the outermost Atomic of the transaction
+# that wrote, so it dies with that transaction whatever its outcome; a later transaction has another outermost
+# Atomic. In manual transaction management (autocommit off, no atomic block) the marker is the connection's.
 
 
-def _outermost(connection) -> object | None:
-    return connection.atomic_blocks[0] if connection.in_atomic_block and connection.atomic_blocks else None
+def _manual(connection) -> bool:
+    """Manual transaction management: autocommit off outside any atomic block (inside one it is off anyway).
+    Not get_autocommit(): that would open a connection just to ask (and fail where the database is off limits)."""
+    return not connection.in_atomic_block and connection.connection is not None and not connection.autocommit
+
+
+def in_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
+    connection = connections[using]
+    return connection.in_atomic_block or _manual(connection)
+
+
+def _transaction_marker(connection) -> object | None:
+    if connection.in_atomic_block and connection.atomic_blocks:
+        return connection.atomic_blocks[0]
+    return connection if _manual(connection) else None
 
 
 def mark_dirty(using: str) -> None:
     connection = connections[using]
-    block = _outermost(connection)
-    if block is not None:
-        connection.runam_dirty_block = block
+    marker = _transaction_marker(connection)
+    if marker is not None:
+        connection.runam_dirty_block = marker
 
 
 def in_dirty_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
     connection = connections[using]
-    block = _outermost(connection)
-    return block is not None and getattr(connection, "runam_dirty_block", None) is block
+    marker = _transaction_marker(connection)
+    return marker is not None and getattr(connection, "runam_dirty_block", None) is marker
 
 
-# --- bumping ------------------------------------------------------------------------------------------------------
+def _after_commit(callback, using: str) -> None:
+    connection = connections[using]
+    if not _manual(connection):
+        # At once in autocommit; inside a transaction only if and when it commits. robust: a failure here must
+        # not cancel other hooks (and an earlier failing hook only leaves our write pending until it expires).
+        transaction.on_commit(callback, using=using, robust=True)
+    # Manual transaction management has no commit hook: the write's pending mark expires instead.
 
 
-def _bump_after_commit(model: type[models.Model], families: Iterable[str], using: str) -> None:
+# --- writes -------------------------------------------------------------------------------------------------------
+# A write is begun before its SQL runs (fresh tokens for what it touches, and a pending mark on its model's clock
+# that stops guarded fills) and settled after commit (fresh tokens again, mark lifted). So no read that starts
+# after the commit can be answered by an entry computed from the data before it.
+
+
+def _begin(model: type[models.Model], families: Iterable[str], using: str) -> tuple[str | None, list[str]]:
     families = list(families)
-    label = model._meta.label_lower
     mark_dirty(using)
-
-    def bump() -> None:
-        get_store().bump(families=families, clocks=[label])
-
-    # Outside a transaction on_commit runs at once; inside, only if and when the outermost block commits.
-    transaction.on_commit(bump, using=using)
+    return get_store().begin_write(families=families, clocks=[model._meta.label_lower]), families
 
 
-def _on_row_write(sender, instance, using, **kwargs) -> None:
-    _bump_after_commit(sender, row_families(instance), using)
+def _settle(model: type[models.Model], write: tuple[str | None, list[str]], families: Iterable[str], using) -> None:
+    write_id, begun = write
+    every = list(dict.fromkeys([*begun, *families]))
+    label = model._meta.label_lower
+    _after_commit(lambda: get_store().settle_write(write_id, families=every, clocks=[label]), using)
 
 
-def _on_bulk_write(model: type[models.Model], using: str) -> None:
-    _bump_after_commit(model, model_families(model), using)
+def _before_row_write(sender, instance, using, update_fields=None, **kwargs) -> None:
+    if sender._meta.label_lower not in invalidation_map():
+        return
+    write = _begin(sender, row_families(instance, update_fields), using)
+    instance.__dict__.setdefault("_runam_writes", []).append(write)
+
+
+def _after_row_write(sender, instance, using, update_fields=None, **kwargs) -> None:
+    if sender._meta.label_lower not in invalidation_map():
+        return
+    begun = instance.__dict__.get("_runam_writes") or [(None, [])]
+    write = begun.pop()
+    # After an insert the primary key is known: the row's own generation joins the families.
+    _settle(sender, write, row_families(instance, update_fields), using)
+
+
+def invalidate(families: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Invalidate families that no model write names (after raw SQL, from CacheManager.invalidate): at once, and
+    inside a transaction once more after its commit, with guarded fills held off in between."""
+    families = list(families)
+    store = get_store()
+    if not in_transaction(using):
+        store.bump(families=families, clocks=[MANUAL_CLOCK])
+        return
+    mark_dirty(using)
+    write_id = store.begin_write(families=families, clocks=[MANUAL_CLOCK])
+    _after_commit(lambda: store.settle_write(write_id, families=families, clocks=[MANUAL_CLOCK]), using)
 
 
 class TrackedQuerySet(models.QuerySet):
     """A QuerySet whose bulk writes, which send no per-row signals, invalidate the whole model."""
 
+    def _bulk(self, write, using: str | None = None):
+        using = using or self.db
+        begun = _begin(self.model, model_families(self.model), using)
+        result = write()
+        _settle(self.model, begun, (), using)
+        return result
+
     def update(self, **kwargs):
-        rows = super().update(**kwargs)
-        _on_bulk_write(self.model, self.db)
-        return rows
+        return self._bulk(lambda: super(TrackedQuerySet, self).update(**kwargs))
 
     def bulk_update(self, objs, fields, batch_size=None):
-        rows = super().bulk_update(objs, fields, batch_size=batch_size)
-        _on_bulk_write(self.model, self.db)
-        return rows
+        return self._bulk(lambda: super(TrackedQuerySet, self).bulk_update(objs, fields, batch_size=batch_size))
 
     def bulk_create(self, objs, *args, **kwargs):
-        created = super().bulk_create(objs, *args, **kwargs)
-        _on_bulk_write(self.model, router.db_for_write(self.model))
-        return created
+        write = lambda: super(TrackedQuerySet, self).bulk_create(objs, *args, **kwargs)  # noqa: E731
+        return self._bulk(write, router.db_for_write(self.model))
 
     def delete(self):
-        # Rows deleted here also send post_delete one by one; the model-wide bump covers fast-deleted cascades.
-        result = super().delete()
-        _on_bulk_write(self.model, self.db)
-        return result
+        # Rows deleted here also send pre/post_delete one by one; the model-wide bump covers fast-deleted cascades.
+        return self._bulk(lambda: super(TrackedQuerySet, self).delete())
 
 
 TrackedManager = models.Manager.from_queryset(TrackedQuerySet)
 
 
-def _tracked_models() -> Iterator[type[models.Model]]:
-    yield from invalidation_map()
-
-
 def connect() -> None:
     """Wire the signals; refuse a tracked model whose manager would let bulk writes slip past."""
-    for model in _tracked_models():
-        queryset = model._default_manager.get_queryset()
-        if not isinstance(queryset, TrackedQuerySet):
+    for label in invalidation_map():
+        model = apps.get_model(label)
+        if not isinstance(model._default_manager.get_queryset(), TrackedQuerySet):
             raise ImproperlyConfigured(
                 f"{model._meta.label} is in CACHE_INVALIDATION but its default manager does not use "
                 "core.cache.invalidation.TrackedQuerySet, so QuerySet.update()/bulk_create() would not invalidate"
             )
-        uid = f"runam-cache-{model._meta.label_lower}"
-        post_save.connect(_on_row_write, sender=model, dispatch_uid=f"{uid}-save")
-        post_delete.connect(_on_row_write, sender=model, dispatch_uid=f"{uid}-delete")
+    # For every sender, filtered by label in the receivers, so that historical models (data migrations) count.
+    pre_save.connect(_before_row_write, dispatch_uid="runam-cache-pre-save")
+    post_save.connect(_after_row_write, dispatch_uid="runam-cache-save")
+    pre_delete.connect(_before_row_write, dispatch_uid="runam-cache-pre-delete")
+    post_delete.connect(_after_row_write, dispatch_uid="runam-cache-delete")
+    # Bulk writes through a historical model's plain manager send nothing at all: after migrate, start afresh.
+    post_migrate.connect(_after_migrate, dispatch_uid="runam-cache-migrate")
+
+
+def _after_migrate(**kwargs) -> None:
+    get_store().bump_epoch()

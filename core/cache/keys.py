@@ -19,6 +19,10 @@ from urllib.parse import quote
 from core.cache.conf import key_prefix
 
 MAX_KEY_LENGTH = 250
+# The write clock of invalidations that name no model (CacheManager.invalidate, clear_cache): guarded fills watch it.
+MANUAL_CLOCK = "*"
+# Whole GraphQL responses (core/cache/operations.py) live under this family.
+OPERATION_FAMILY = "gql"
 MAX_VALUE_LENGTH = 64
 _HEAD_LENGTH = 200
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
@@ -184,6 +188,12 @@ def gen_key(family: str) -> str:
 
 def clock_key(label: str) -> str:
     return _bounded(f"{key_prefix()}:_w:{label}")
+
+
+def pending_key(clock: str) -> str:
+    """The pending-write set that goes with a write clock key (`runam:_w:errands.errand` → `runam:_p:...`)."""
+    head = f"{key_prefix()}:_w:"
+    return f"{key_prefix()}:_p:{clock.removeprefix(head)}"
 
 
 def epoch_key() -> str:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
-from core.cache import conf, keys, serializers, stats
+from core.cache import conf, invalidation, keys, serializers, stats
 from core.cache.invalidation import in_dirty_transaction
 from core.cache.store import GenerationStore, Lookup, Ticket, get_store
 
@@ -53,6 +53,9 @@ def _encode(value: object) -> str | None:
 
 
 def _put(store: GenerationStore, ticket: Ticket, value: object, ttl: int | None) -> bool:
+    if invalidation.in_transaction():
+        # Under snapshot isolation the value may come from a snapshot older than the generations just read.
+        return False
     seconds = _ttl(ttl)
     payload = _encode(value) if seconds > 0 else None
     if payload is None or not store.store(ticket, payload, seconds):
@@ -133,7 +136,7 @@ def _invalidate_one(store: GenerationStore, pattern: str) -> int | None:
     relative = keys.strip_prefix(pattern)
     family = keys.family_from_pattern(relative)
     if family is not None:
-        store.bump(families=[family])
+        invalidation.invalidate([family])
         stats.record(keys.family_of(family), "invalidation")
         return None
     removed = store.delete_pattern(relative)

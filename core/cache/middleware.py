@@ -23,7 +23,7 @@ from graphql.language import FragmentSpreadNode, VariableNode, Visitor, visit
 from core.cache import stats
 from core.cache.conf import cache_enabled
 from core.cache.execution import PendingFill, decode_entry, encode_entry
-from core.cache.invalidation import in_dirty_transaction, tracked_labels
+from core.cache.invalidation import in_dirty_transaction, in_transaction, tracked_labels
 from core.cache.keys import make_key, prefix_families
 from core.cache.policies import Policy, root_policies
 from core.cache.store import get_store
@@ -173,6 +173,9 @@ def _bypass_reason(policy: Policy, info, user_id: int | None) -> str | None:
         return "not executed by CachingExecutionContext"
     if in_dirty_transaction():
         return "in a transaction that has written"
+    if in_transaction():
+        # Under snapshot isolation the transaction may read a snapshot older than the generations it would store.
+        return "inside a transaction"
     return None
 
 

@@ -42,7 +42,7 @@ from graphql import (
 from core.cache import stats
 from core.cache.conf import cache_enabled
 from core.cache.execution import CachingExecutionContext
-from core.cache.invalidation import in_dirty_transaction, tracked_labels
+from core.cache.invalidation import in_transaction, tracked_labels
 from core.cache.keys import make_key
 from core.cache.middleware import viewer_id
 from core.cache.policies import root_policies
@@ -210,7 +210,7 @@ class CachedGraphQLViewMixin:
     def _begin(self, request, plan, parsed, operation_name, variables):
         """(stored body, None) on a hit; (None, fill or None) on a miss."""
         user_id = viewer_id(request)
-        if not cache_enabled() or (plan.private and user_id is None) or in_dirty_transaction():
+        if not cache_enabled() or (plan.private and user_id is None) or in_transaction():
             return None, None
         store = get_store()
         key = operation_key(parsed, operation_name, variables, user_id)

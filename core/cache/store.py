@@ -25,12 +25,15 @@ from redis.exceptions import RedisError
 from core.cache import conf
 from core.cache.conf import key_prefix
 from core.cache.keys import (
+    MANUAL_CLOCK,
+    OPERATION_FAMILY,
     clock_key,
     epoch_key,
     family_from_pattern,
     gen_key,
     glob_regex,
     lock_key,
+    pending_key,
     prefix_families,
     scoped_glob,
     stats_key,
@@ -216,10 +219,34 @@ class GenerationStore:
     def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
         # One atomic step on both backends (MULTI on Redis, the write lock on LocMem). Were it not, clocks first
         # would still be safe: a guarded store in between sees a new clock, or reads row generations about to move.
+        families = list(families)
+        # A bump that names no model is a manual invalidation: its clock holds off GraphQL fills racing with it.
+        clocks = list(clocks) or ([MANUAL_CLOCK] if families else [])
         names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
         if names:
             tokens = {name: new_token() for name in names}
             self._call(lambda: self._set_tokens(tokens, ttl=conf.generation_ttl()), None, invalidates=True)
+
+    def begin_write(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> str | None:
+        """Before a write's SQL runs: give its clocks and generations fresh tokens and mark it pending on each
+        clock, so that until settle_write() (after commit) no guarded fill of those models is stored. Returns the
+        write's id, or None when the backend is down (the lost invalidation is then owed as an epoch bump)."""
+        clocks = list(dict.fromkeys(clocks))
+        names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
+        tokens = {name: new_token() for name in names}
+        write_id = new_token()
+        pendings = [pending_key(clock_key(label)) for label in clocks]
+        done = self._call(lambda: self._begin_write(write_id, pendings, tokens), False, invalidates=True)
+        return write_id if done is not False else None
+
+    def settle_write(self, write_id: str | None, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
+        """After commit: bump again (what a fill stored between the two bumps read the old data) and lift the
+        pending mark, atomically."""
+        clocks = list(dict.fromkeys(clocks))
+        names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
+        tokens = {name: new_token() for name in names}
+        pendings = [pending_key(clock_key(label)) for label in clocks] if write_id else []
+        self._call(lambda: self._settle_write(write_id or "", pendings, tokens), None, invalidates=True)
 
     def bump_epoch(self) -> None:
         self._call(lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None), None, invalidates=True)
@@ -230,8 +257,11 @@ class GenerationStore:
         return self._call(lambda: self._delete_entry(key, own), False, invalidates=True)
 
     def delete_pattern(self, glob: str, *, dry_run: bool = False) -> int:
-        if not dry_run and (family := family_from_pattern(glob)) is not None:
-            self.bump(families=[family])
+        if not dry_run:
+            # A family pattern is one bump; any other glob cannot find what whole GraphQL responses contain, so
+            # they all go. The manual clock stops fills that raced with this from being stored.
+            family = family_from_pattern(glob)
+            self.bump(families=[family if family is not None else OPERATION_FAMILY], clocks=[MANUAL_CLOCK])
         return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=dry_run, internal=False), 0)
 
     def count(self, glob: str = "*") -> int:
@@ -319,6 +349,12 @@ class GenerationStore:
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         raise NotImplementedError
 
+    def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
+        raise NotImplementedError
+
+    def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
+        raise NotImplementedError
+
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         raise NotImplementedError
 
@@ -341,10 +377,11 @@ class GenerationStore:
         """Count (and unless dry_run delete) keys matching glob in batches; internal keys only if asked."""
         keep = {epoch_key(), stats_key()}
         internal_head = key_prefix() + ":_"
+        pending_head = key_prefix() + ":_p:"  # a write in flight keeps its mark whatever is cleared
         batch: list[str] = []
         total = 0
         for name in self._keys(glob):
-            if name in keep or (not internal and name.startswith(internal_head)):
+            if name in keep or name.startswith(pending_head) or (not internal and name.startswith(internal_head)):
                 continue
             batch.append(name)
             if len(batch) >= SCAN_BATCH:
@@ -377,7 +414,9 @@ class LocMemStore(GenerationStore):
             values.update(self._get_many(name for name in parsed[0] if name not in values))
             if self._valid(parsed[0], values):
                 return Lookup(hit=True, payload=parsed[1], ticket=None)
-        if absent := [name for name in gens if name not in values]:
+        # Missing clocks are created too: a guard read as "absent" would still match after a bumped clock was
+        # evicted, and let a racing fill store.
+        if absent := [name for name in [*gens, *clocks] if name not in values]:
             token = new_token()
             for name in absent:
                 self.cache.add(name, token, None if name == epoch_key() else conf.generation_ttl())
@@ -389,6 +428,8 @@ class LocMemStore(GenerationStore):
             current = self._get_many([*ticket.deps, *guards, *extra])
             if not self._valid(ticket.deps, current) or any(current.get(n) != t for n, t in guards.items()):
                 return False
+            if any(self._pending(pending_key(clock)) for clock in guards):
+                return False
             if absent := {name: new_token() for name in extra if name not in current}:
                 self.cache.set_many(absent, conf.generation_ttl())
                 current.update(absent)
@@ -399,6 +440,27 @@ class LocMemStore(GenerationStore):
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         with self._write_lock:
             self.cache.set_many(tokens, ttl)
+
+    def _pending(self, name: str) -> dict[str, float]:
+        """The unexpired marks of a pending-write set: {write id: expiry (epoch seconds)}. Call under the lock."""
+        now = time.time()
+        return {write_id: until for write_id, until in (self.cache.get(name) or {}).items() if until > now}
+
+    def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
+        ttl = conf.write_pending_ttl()
+        with self._write_lock:
+            for name in pendings:
+                self.cache.set(name, {**self._pending(name), write_id: time.time() + ttl}, ttl)
+            self.cache.set_many(tokens, conf.generation_ttl())
+        return True
+
+    def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
+        with self._write_lock:
+            for name in pendings:
+                marks = self._pending(name)
+                marks.pop(write_id, None)
+                self.cache.set(name, marks, conf.write_pending_ttl())
+            self.cache.set_many(tokens, conf.generation_ttl())
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         self._set_tokens(own, ttl=conf.generation_ttl())
@@ -441,6 +503,7 @@ class RedisStore(GenerationStore):
         self._lookup_script = self.client.register_script((self._SCRIPTS / "lookup.lua").read_text())
         self._store_script = self.client.register_script((self._SCRIPTS / "store.lua").read_text())
         self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
+        self._begin_write_script = self.client.register_script((self._SCRIPTS / "begin_write.lua").read_text())
 
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
         args = [len(gens), new_token(), conf.generation_ttl() * 1000, "0" if read_entry else "1"]
@@ -451,7 +514,7 @@ class RedisStore(GenerationStore):
         return self._ticket(key, gens, clocks, values)
 
     def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
-        keys = [ticket.key, *ticket.deps, *guards, *extra]
+        keys = [ticket.key, *ticket.deps, *guards, *(pending_key(clock) for clock in guards), *extra]
         expected = [*ticket.deps.values(), *(token or "" for token in guards.values())]
         args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), conf.generation_ttl() * 1000]
         return bool(self._store_script(keys=keys, args=[*args, *expected]))
@@ -461,6 +524,20 @@ class RedisStore(GenerationStore):
         pipe = self.client.pipeline(transaction=True)
         for name, token in tokens.items():
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
+        pipe.execute()
+
+    def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
+        ttl_ms = int(conf.write_pending_ttl() * 1000)
+        args = [write_id, ttl_ms, conf.generation_ttl() * 1000, len(pendings), *tokens.values()]
+        self._begin_write_script(keys=[*pendings, *tokens], args=args)
+        return True
+
+    def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for name, token in tokens.items():
+            pipe.set(name, token, px=conf.generation_ttl() * 1000)
+        for name in pendings:
+            pipe.zrem(name, write_id)
         pipe.execute()
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:

@@ -1,7 +1,8 @@
 -- One round trip for a read: serve the entry if every generation its header lists still holds the listed token;
 -- otherwise return the probed generations (creating missing ones) and write clocks, so a miss needs no second trip.
 -- KEYS[1] entry; KEYS[2 .. ngens+1] generations to probe (KEYS[2] is the epoch); the rest write clocks.
--- ARGV[1] ngens; ARGV[2] a fresh token for missing generations; ARGV[3] generation TTL in ms;
+-- ARGV[1] ngens (unused now: every missing probe is created); ARGV[2] a fresh token for missing probes;
+-- ARGV[3] generation TTL in ms;
 -- ARGV[4] '1' to skip the entry and only read the generations (a ticket for an overwrite).
 -- Header generations are read without being declared in KEYS: fine on a single Redis, not on Cluster.
 local function mget(keys, first, last)
@@ -38,9 +39,10 @@ if entry then
   end
 end
 
-local ngens = tonumber(ARGV[1])
+-- Missing write clocks are created too: a guard read as "absent" would still match after a bumped clock was
+-- evicted, and let a racing fill store.
 local values = mget(KEYS, 2, #KEYS)
-for i = 1, ngens do
+for i = 1, #values do
   if not values[i] then
     if i == 1 then
       redis.call('SET', KEYS[i + 1], ARGV[2])  -- the epoch never expires: losing it would empty the whole cache

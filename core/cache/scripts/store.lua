@@ -1,6 +1,8 @@
 -- Write an entry atomically with its header. Nothing is written when a generation the ticket read, or (guarded)
--- a write clock, changed since the lookup: the value may predate that write, so it must never be served.
--- KEYS[1] entry; then ndeps generations from the ticket, nguards write clocks, and the extra generations.
+-- a write clock, changed since the lookup, or while a write to a guarded model is pending (begun, not yet settled
+-- after its commit): the value may predate that write, so it must never be served.
+-- KEYS[1] entry; then ndeps generations from the ticket, nguards write clocks, nguards pending-write sets (one per
+-- clock, same order), and the extra generations.
 -- ARGV[1] ndeps; ARGV[2] nguards; ARGV[3] payload; ARGV[4] entry TTL ms; ARGV[5] fresh token for missing extra
 -- generations; ARGV[6] generation TTL ms; ARGV[7 ..] the ticket's tokens for the deps, then the guards ('' = absent).
 local function mget(keys, first, last)
@@ -22,13 +24,22 @@ if checked > 0 then
     end
   end
 end
+if nguards > 0 then
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  for i = checked + 2, checked + 1 + nguards do
+    if redis.call('ZCOUNT', KEYS[i], now_ms, '+inf') > 0 then
+      return 0
+    end
+  end
+end
 
 local header = {}
 for i = 1, ndeps do
   header[#header + 1] = KEYS[i + 1]
   header[#header + 1] = ARGV[6 + i]
 end
-local first_extra = checked + 2
+local first_extra = checked + nguards + 2
 if #KEYS >= first_extra then
   local extra = mget(KEYS, first_extra, #KEYS)
   for i = first_extra, #KEYS do

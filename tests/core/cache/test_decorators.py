@@ -404,9 +404,16 @@ def test_invalidate_cache_needs_patterns():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_invalidate_cache_inside_a_transaction_waits_for_commit():
+def test_invalidate_cache_inside_a_transaction_invalidates_at_once_and_again_after_commit(monkeypatch):
     # given
+    from core.cache.store import GenerationStore
+
     counter, errand_list, _ = _cached_errand_lists()
+    settled = []
+    real_settle = GenerationStore.settle_write
+    monkeypatch.setattr(
+        GenerationStore, "settle_write", lambda self, *a, **kw: settled.append(kw) or real_settle(self, *a, **kw)
+    )
 
     @invalidate_cache("errand_list:*")
     def create_errand():
@@ -414,18 +421,29 @@ def test_invalidate_cache_inside_a_transaction_waits_for_commit():
 
     errand_list("OPEN")
 
-    # when / then: inside the transaction the entry is still served; after commit it is not
+    # when / then: the transaction that invalidated reads through (it has written); the entry stopped validating
+    # at once, and the second bump waits for the commit
     with transaction.atomic():
         create_errand()
         errand_list("OPEN")
-        assert counter.calls == 1
+        assert counter.calls == 2
+        assert settled == []
+    assert len(settled) == 1
     errand_list("OPEN")
-    assert counter.calls == 2
+    errand_list("OPEN")
+    assert counter.calls == 3  # computed once after the commit, then served
 
 
 @pytest.mark.django_db(transaction=True)
-def test_invalidate_cache_is_dropped_on_rollback():
+def test_invalidate_cache_in_a_rolled_back_transaction_costs_a_miss_never_a_wrong_value(monkeypatch):
+    from core.cache.store import GenerationStore
+
     counter, errand_list, _ = _cached_errand_lists()
+    settled = []
+    real_settle = GenerationStore.settle_write
+    monkeypatch.setattr(
+        GenerationStore, "settle_write", lambda self, *a, **kw: settled.append(kw) or real_settle(self, *a, **kw)
+    )
 
     @invalidate_cache("errand_list:*")
     def create_errand():
@@ -437,7 +455,8 @@ def test_invalidate_cache_is_dropped_on_rollback():
         raise RuntimeError("rolled back: nothing changed")
 
     errand_list("OPEN")
-    assert counter.calls == 1
+    assert settled == []  # the after-commit half never ran
+    assert counter.calls == 2  # the entry was invalidated before the rollback was known: one recomputation
 
 
 def test_async_invalidate_cache():

@@ -210,30 +210,53 @@ def test_management_command_writes_refresh(api_client, tmp_path):
 # --- transactions ---------------------------------------------------------------------------------------------------
 
 
-def test_invalidation_waits_for_commit_and_is_dropped_on_rollback(errand, api_client, monkeypatch):
+def test_a_write_begins_before_its_sql_and_settles_only_after_commit(errand, api_client, monkeypatch):
     # given
     from core.cache import store as store_module
 
-    bumps = []
-    real_bump = store_module.GenerationStore.bump
-    monkeypatch.setattr(
-        store_module.GenerationStore, "bump", lambda self, **kw: bumps.append(kw) or real_bump(self, **kw)
-    )
+    calls = []
+    for name in ("begin_write", "settle_write"):
+        real = getattr(store_module.GenerationStore, name)
+
+        def spy(self, *args, _name=name, _real=real, **kwargs):
+            calls.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(store_module.GenerationStore, name, spy)
     assert errand_title(api_client, errand.pk) == "before"
     # when: a write that rolls back
     with pytest.raises(RuntimeError), transaction.atomic():
         Errand.objects.filter(pk=errand.pk).update(title="never")
         raise RuntimeError
-    # then
-    assert bumps == []
+    # then: begun (so entries stopped validating), never settled, and the reads stay right
+    assert calls == ["begin_write"]
     assert errand_title(api_client, errand.pk) == "before"
     # when: a write that commits
+    calls.clear()
     with transaction.atomic():
         errand.title = "committed"
         errand.save()
-        assert bumps == []  # not before commit
+        assert calls == ["begin_write"]  # settled only after commit
     # then
-    assert len(bumps) == 1
+    assert calls == ["begin_write", "settle_write"]
+    assert errand_title(api_client, errand.pk) == "committed"
+
+
+def test_a_read_after_the_commit_is_fresh_even_if_the_after_commit_bump_never_runs(errand, api_client):
+    # given: a cached read, and a commit hook registered before ours that raises, so Django drops the later hooks
+    assert errand_title(api_client, errand.pk) == "before"
+
+    def broken_hook():
+        raise RuntimeError("someone else's hook")
+
+    # when
+    with pytest.raises(RuntimeError), transaction.atomic():
+        transaction.on_commit(broken_hook)
+        errand.title = "committed"
+        errand.save()
+    # then: the write committed; the begun write already invalidated, and its pending mark stops re-caching
+    assert Errand.objects.get(pk=errand.pk).title == "committed"
+    assert errand_title(api_client, errand.pk) == "committed"
     assert errand_title(api_client, errand.pk) == "committed"
 
 
@@ -361,17 +384,19 @@ def test_a_write_sets_its_write_clock_before_its_generations(errand, monkeypatch
 
     store = get_store()
     orders = []
-    real = store._set_tokens
+    for name in ("_begin_write", "_settle_write"):
+        real = getattr(store, name)
 
-    def spy(tokens, **kwargs):
-        orders.append(list(tokens))
-        return real(tokens, **kwargs)
+        def spy(write_id, pendings, tokens, _real=real):
+            orders.append(list(tokens))
+            return _real(write_id, pendings, tokens)
 
-    monkeypatch.setattr(store, "_set_tokens", spy)
+        monkeypatch.setattr(store, name, spy)
     # when
     errand.title = "written"
     errand.save()
     # then
-    (names,) = orders
-    assert names[0] == clock_key("errands.errand")
-    assert all(not name.startswith(clock_key("")) for name in names[1:])
+    assert len(orders) == 2
+    for names in orders:
+        assert names[0] == clock_key("errands.errand")
+        assert all(not name.startswith(clock_key("")) for name in names[1:])
