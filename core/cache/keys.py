@@ -196,6 +196,10 @@ def pending_key(clock: str) -> str:
     return f"{key_prefix()}:_p:{clock.removeprefix(head)}"
 
 
+def runid_key() -> str:
+    return f"{key_prefix()}:_runid"
+
+
 def epoch_key() -> str:
     return f"{key_prefix()}:_epoch"
 

@@ -35,6 +35,7 @@ from core.cache.keys import (
     lock_key,
     pending_key,
     prefix_families,
+    runid_key,
     scoped_glob,
     stats_key,
     with_prefix,
@@ -116,6 +117,7 @@ class GenerationStore:
         self._write_lock = threading.Lock()  # LocMem: makes guarded stores atomic with respect to bumps
         self._retry_thread: threading.Thread | None = None
         self._held = threading.local()
+        self._server_checked = False  # see _check_server: once per process, and again after every outage
 
     # --- faults ---------------------------------------------------------------------------------------------
 
@@ -136,6 +138,8 @@ class GenerationStore:
         if self._needs_epoch and self._skip(invalidates=invalidates):
             return default
         try:
+            if not self._server_checked:
+                self._check_server()
             return operation()
         except BACKEND_ERRORS as exc:
             self._failed(exc, invalidates=invalidates)
@@ -143,8 +147,13 @@ class GenerationStore:
             log.exception("cache store error; the call is treated as a miss")
         return default
 
+    def _check_server(self) -> None:
+        """Backends that can restart with old data (Redis from a snapshot) check that here."""
+        self._server_checked = True
+
     def _failed(self, exc: BaseException, *, invalidates: bool) -> None:
         with self._state_lock:
+            self._server_checked = False
             self._needs_epoch = True
             self._next_probe = time.monotonic() + conf.outage_retry_interval()
             if self._healthy:
@@ -375,7 +384,7 @@ class GenerationStore:
 
     def _sweep(self, glob: str, *, dry_run: bool, internal: bool = True) -> int:
         """Count (and unless dry_run delete) keys matching glob in batches; internal keys only if asked."""
-        keep = {epoch_key(), stats_key()}
+        keep = {epoch_key(), stats_key(), runid_key()}
         internal_head = key_prefix() + ":_"
         pending_head = key_prefix() + ":_p:"  # a write in flight keeps its mark whatever is cleared
         batch: list[str] = []
@@ -504,6 +513,21 @@ class RedisStore(GenerationStore):
         self._store_script = self.client.register_script((self._SCRIPTS / "store.lua").read_text())
         self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
         self._begin_write_script = self.client.register_script((self._SCRIPTS / "begin_write.lua").read_text())
+
+    def _check_server(self) -> None:
+        """A Redis that restarted from a snapshot brings back entries whose invalidation may have been lost by a
+        process that has since exited (nobody owes the epoch bump any more). Its run_id changes on every start:
+        when it differs from the one recorded by the last process that checked, bump the epoch."""
+        run_id = self.client.info("server").get("run_id", "")
+        seen = _text(self.client.get(runid_key()))
+        if seen != run_id:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.set(epoch_key(), new_token())
+            pipe.set(runid_key(), run_id)
+            pipe.execute()
+            if seen is not None:
+                log.warning("redis restarted (run_id changed): epoch bumped, entries from before are not served")
+        self._server_checked = True
 
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
         args = [len(gens), new_token(), conf.generation_ttl() * 1000, "0" if read_entry else "1"]
