@@ -24,6 +24,8 @@ from redis.exceptions import RedisError
 
 from core.cache import conf
 from core.cache.conf import key_prefix
+from core.cache.journal import Journal
+from core.cache.journal import default_path as journal_path
 from core.cache.keys import (
     MANUAL_CLOCK,
     OPERATION_FAMILY,
@@ -410,14 +412,45 @@ class GenerationStore:
 
 
 class LocMemStore(GenerationStore):
-    """Per-process memory: the lock stands in for Lua atomicity, since every writer lives in this process."""
+    """Per-process memory: the lock stands in for Lua atomicity. Writers in other processes of this machine reach
+    it through the journal (core/cache/journal.py): every bump is appended there and applied here."""
 
     backend = "locmem"
+
+    def __init__(self, cache: Any) -> None:
+        super().__init__(cache)
+        path = journal_path()
+        self._journal = Journal(path) if path else None
+
+    def _sync(self) -> None:
+        if self._journal is not None:
+            with self._write_lock:
+                self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        if self._journal is None:
+            return
+        reset, records = self._journal.read_new()
+        if reset:
+            self.cache.set(epoch_key(), new_token(), None)
+        for record in records:
+            self.cache.set_many(record.get("tokens", {}), record.get("ttl"))
+            for name, write_id, until in record.get("begin", ()):
+                self.cache.set(name, {**self._pending(name), write_id: until}, conf.write_pending_ttl())
+            for name, write_id in record.get("settle", ()):
+                marks = self._pending(name)
+                marks.pop(write_id, None)
+                self.cache.set(name, marks, conf.write_pending_ttl())
+
+    def _publish(self, record: dict[str, Any]) -> None:
+        if self._journal is not None:
+            self._journal.append(record)
 
     def _get_many(self, names: Iterable[str]) -> dict[str, str | None]:
         return {name: _text(value) for name, value in self.cache.get_many(list(names)).items()}
 
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
+        self._sync()
         values = self._get_many([key, *gens, *clocks] if read_entry else [*gens, *clocks])
         if (entry := values.get(key)) is not None and (parsed := parse_entry(entry)) is not None:
             values.update(self._get_many(name for name in parsed[0] if name not in values))
@@ -434,6 +467,7 @@ class LocMemStore(GenerationStore):
 
     def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
         with self._write_lock:
+            self._sync_locked()
             current = self._get_many([*ticket.deps, *guards, *extra])
             if not self._valid(ticket.deps, current) or any(current.get(n) != t for n, t in guards.items()):
                 return False
@@ -448,7 +482,9 @@ class LocMemStore(GenerationStore):
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         with self._write_lock:
+            self._sync_locked()
             self.cache.set_many(tokens, ttl)
+            self._publish({"tokens": tokens, "ttl": ttl})
 
     def _pending(self, name: str) -> dict[str, float]:
         """The unexpired marks of a pending-write set: {write id: expiry (epoch seconds)}. Call under the lock."""
@@ -457,19 +493,26 @@ class LocMemStore(GenerationStore):
 
     def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
         ttl = conf.write_pending_ttl()
+        until = time.time() + ttl
         with self._write_lock:
+            self._sync_locked()
             for name in pendings:
-                self.cache.set(name, {**self._pending(name), write_id: time.time() + ttl}, ttl)
+                self.cache.set(name, {**self._pending(name), write_id: until}, ttl)
             self.cache.set_many(tokens, conf.generation_ttl())
+            begin = [[name, write_id, until] for name in pendings]
+            self._publish({"tokens": tokens, "ttl": conf.generation_ttl(), "begin": begin})
         return True
 
     def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
         with self._write_lock:
+            self._sync_locked()
             for name in pendings:
                 marks = self._pending(name)
                 marks.pop(write_id, None)
                 self.cache.set(name, marks, conf.write_pending_ttl())
             self.cache.set_many(tokens, conf.generation_ttl())
+            settle = [[name, write_id] for name in pendings]
+            self._publish({"tokens": tokens, "ttl": conf.generation_ttl(), "settle": settle})
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         self._set_tokens(own, ttl=conf.generation_ttl())
