@@ -36,11 +36,10 @@ def default_path() -> str:
 class Journal:
     def __init__(self, path: str) -> None:
         self.path = path
-        try:
-            status = os.stat(path)
-            self._inode, self._offset = status.st_ino, status.st_size
-        except FileNotFoundError:
-            self._inode, self._offset = None, 0
+        # Created now if missing: knowing the file we started on is what tells a later rotation from a first file.
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+        status = os.stat(path)
+        self._inode, self._offset = status.st_ino, status.st_size
 
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
@@ -74,8 +73,8 @@ class Journal:
             return False, []
         if status.st_ino == self._inode and status.st_size == self._offset:
             return False, []
-        reset = self._inode is not None and (status.st_ino != self._inode or status.st_size < self._offset)
-        if reset or self._inode is None:
+        reset = status.st_ino != self._inode or status.st_size < self._offset
+        if reset:
             self._offset = 0
         self._inode = status.st_ino
         with open(self.path, "rb") as journal:

@@ -420,7 +420,14 @@ class LocMemStore(GenerationStore):
     def __init__(self, cache: Any) -> None:
         super().__init__(cache)
         path = journal_path()
-        self._journal = Journal(path) if path else None
+        self._journal = None
+        if path:
+            try:
+                self._journal = Journal(path)
+            except OSError as exc:
+                log.warning(
+                    "cache journal %s unusable (%s): writes from other processes will not reach this one", path, exc
+                )
 
     def _sync(self) -> None:
         if self._journal is not None:
