@@ -6,12 +6,13 @@ from django.core.checks import Warning, register
 
 @register(deploy=True)
 def check_shared_cache(app_configs, **kwargs):
-    # Local memory is per process: with several workers a write in one cannot invalidate the others' entries.
+    # Local memory reaches the processes of one machine only (through the journal file): a second machine serving
+    # the same database would never hear of the first one's writes.
     if settings.CACHE_ENABLED and not settings.REDIS_URL:
         return [
             Warning(
                 "The cache is local memory (REDIS_URL is unset) while caching is enabled.",
-                hint="Set REDIS_URL when more than one process serves requests, or set CACHE_ENABLED=false.",
+                hint="Set REDIS_URL unless every process that reads or writes the database runs on this machine.",
                 id="runam.W001",
             )
         ]

@@ -119,6 +119,12 @@ CACHE_SINGLE_FLIGHT_WAIT = env.float("CACHE_SINGLE_FLIGHT_WAIT", default=2.0)
 CACHE_STATS_FLUSH_INTERVAL = env.float("CACHE_STATS_FLUSH_INTERVAL", default=1.0)
 # Seconds between attempts to reach a Redis that failed; calls in between are misses that cost no time.
 CACHE_OUTAGE_RETRY_INTERVAL = env.float("CACHE_OUTAGE_RETRY_INTERVAL", default=1.0)
+# Seconds a begun write holds off GraphQL fills of its models if it never settles (rolled back, crashed): keep it
+# longer than any transaction that writes cached models.
+CACHE_WRITE_PENDING_TTL = env.float("CACHE_WRITE_PENDING_TTL", default=60.0)
+# Local memory only: the file through which this machine's processes pass their invalidations to each other.
+# Unset: one per project and database in the temp directory; empty: off (a single process).
+CACHE_LOCMEM_JOURNAL = env.str("CACHE_LOCMEM_JOURNAL", default=None)
 # Adds extensions.cache (per field HIT/MISS, family, TTL) to GraphQL responses.
 GRAPHQL_CACHE_DEBUG = env.bool("GRAPHQL_CACHE_DEBUG", default=DEBUG)
 

@@ -74,6 +74,7 @@ class Ticket:
     key: str
     deps: dict[str, str]  # generation key -> token
     guards: dict[str, str | None] = field(default_factory=dict)  # write clock key -> token (None: absent)
+    started: float = field(default_factory=time.time)  # when the generations and clocks were read
 
 
 @dataclass
@@ -222,6 +223,10 @@ class GenerationStore:
         self, ticket: Ticket | None, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
     ) -> bool:
         if ticket is None or ttl <= 0:  # no ticket: the lookup found the backend down
+            return False
+        if guarded and time.time() - ticket.started > conf.write_pending_ttl():
+            # A write that began meanwhile and never settled has let its pending mark expire: the clock alone
+            # cannot tell this fill's data from before that write's commit.
             return False
         extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
         guards = ticket.guards if guarded else {}

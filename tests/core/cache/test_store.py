@@ -515,3 +515,14 @@ def test_begin_write_invalidates_at_once_and_unguarded_stores_are_not_blocked(ca
     again = store.lookup(KEY)
     assert not again.hit
     assert store.store(again.ticket, "v", 60)
+
+
+def test_a_guarded_fill_older_than_the_pending_ttl_is_not_stored(cache_backend, settings):
+    # given: a fill whose ticket was read long ago (a write that began meanwhile may have let its mark expire)
+    settings.CACHE_WRITE_PENDING_TTL = 0.1
+    store = get_store()
+    found = store.lookup(KEY, clocks=["errands.errand"])
+    time.sleep(0.2)
+    # when / then
+    assert not store.store(found.ticket, "maybe old", 60, guarded=True)
+    assert store.store(found.ticket, "unguarded fills are not concerned", 60)
