@@ -403,17 +403,26 @@ def test_invalidate_cache_needs_patterns():
         invalidate_cache()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_invalidate_cache_inside_a_transaction_invalidates_at_once_and_again_after_commit(monkeypatch):
-    # given
+@pytest.fixture
+def settled(monkeypatch) -> list:
+    """The after-commit halves of invalidations (GenerationStore.settle_write calls), as they happen."""
     from core.cache.store import GenerationStore
 
-    counter, errand_list, _ = _cached_errand_lists()
-    settled = []
+    calls = []
     real_settle = GenerationStore.settle_write
-    monkeypatch.setattr(
-        GenerationStore, "settle_write", lambda self, *a, **kw: settled.append(kw) or real_settle(self, *a, **kw)
-    )
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        return real_settle(self, *args, **kwargs)
+
+    monkeypatch.setattr(GenerationStore, "settle_write", spy)
+    return calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalidate_cache_inside_a_transaction_invalidates_at_once_and_again_after_commit(settled):
+    # given
+    counter, errand_list, _ = _cached_errand_lists()
 
     @invalidate_cache("errand_list:*")
     def create_errand():
@@ -435,15 +444,8 @@ def test_invalidate_cache_inside_a_transaction_invalidates_at_once_and_again_aft
 
 
 @pytest.mark.django_db(transaction=True)
-def test_invalidate_cache_in_a_rolled_back_transaction_costs_a_miss_never_a_wrong_value(monkeypatch):
-    from core.cache.store import GenerationStore
-
+def test_invalidate_cache_in_a_rolled_back_transaction_costs_a_miss_never_a_wrong_value(settled):
     counter, errand_list, _ = _cached_errand_lists()
-    settled = []
-    real_settle = GenerationStore.settle_write
-    monkeypatch.setattr(
-        GenerationStore, "settle_write", lambda self, *a, **kw: settled.append(kw) or real_settle(self, *a, **kw)
-    )
 
     @invalidate_cache("errand_list:*")
     def create_errand():

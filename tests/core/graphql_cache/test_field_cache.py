@@ -38,6 +38,26 @@ ROLES_QUERY = "{ roles { id name } }"
 ME_QUERY = "{ me { id username email profile { phone country } } }"
 
 
+def concurrently(threads: int, call):
+    """Runs call() in that many threads released at once; returns their results."""
+    barrier = threading.Barrier(threads)
+    results = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(call())
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results
+
+
 def field_status(response, path: str) -> str:
     entries = json.loads(response.content)["extensions"]["cache"]["fields"]
     return next(entry["status"] for entry in entries if entry["path"] == path)
@@ -273,22 +293,8 @@ def test_concurrent_misses_run_the_resolver_once(board, resolver_calls, slow_fie
     # given: a slow resolver and 16 threads asking for the same field at once
     slow_fields({"errands"}, 0.3)
     query = "{ __typename errands { id title createdBy { username } } }"
-    barrier = threading.Barrier(16)
-    bodies: list[bytes] = []
-
-    def read() -> None:
-        barrier.wait()
-        try:
-            bodies.append(ApiClient().post_graphql(query).content)
-        finally:
-            connection.close()
-
     # when
-    threads = [threading.Thread(target=read) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    bodies = [response.content for response in concurrently(16, lambda: ApiClient().post_graphql(query))]
     # then
     assert len(bodies) == 16 and len(set(bodies)) == 1
     assert resolver_calls["Query.errands"] == 1
@@ -298,22 +304,9 @@ def test_concurrent_misses_compute_themselves_after_a_bounded_wait(settings, boa
     # given: the first reader holds the key far longer than the others will wait
     settings.CACHE_SINGLE_FLIGHT_WAIT = 0.05
     slow_fields({"errands"}, 0.5)
-    barrier = threading.Barrier(4)
-    statuses: list[int] = []
-
-    def read() -> None:
-        barrier.wait()
-        try:
-            statuses.append(ApiClient().post_graphql("{ __typename errands { id } }").status_code)
-        finally:
-            connection.close()
-
     # when
-    threads = [threading.Thread(target=read) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = concurrently(4, lambda: ApiClient().post_graphql("{ __typename errands { id } }"))
+    statuses = [response.status_code for response in responses]
     # then: nobody waited forever; each gave up waiting and computed
     assert statuses == [200] * 4
     assert resolver_calls["Query.errands"] == 4
