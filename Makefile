@@ -41,7 +41,10 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Loopback load needs wrk and redis-server (Debian packages; installed here when missing, as root).
 bench: install-dev
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk redis-server; }
 	$(BIN)/python -m bench
 
 clean:

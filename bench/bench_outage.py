@@ -81,11 +81,11 @@ def main(argv: list[str] | None = None) -> None:
         load = threading.Thread(target=torture.run)
         load.start()
         time.sleep(args.before)
-        stopped = time.monotonic()
         stack.redis.stop()
+        stopped = time.monotonic()  # the process has exited: from here on nothing can be a hit
         time.sleep(args.outage)
+        restarted = time.monotonic()  # the windows and the time to the first hit count from the restart's start
         stack.redis.start()
-        restarted = time.monotonic()  # redis-server answers PING again
         restored = stack.redis.client().dbsize()  # what it saved at shutdown and loaded: pre-outage entries
         load.join()
         end = time.monotonic()
