@@ -131,7 +131,9 @@ class GenerationStore:
     def _skip(self, *, invalidates: bool) -> bool:
         """True when a call must not touch the backend: an outage is on and it is not yet time to probe again
         (a hung Redis would otherwise cost every call its full timeout), or the probe failed."""
-        if time.monotonic() >= self._next_probe and self.recover():
+        # Reads wait for the next probe; an invalidation always tries at once: a write is rare, and skipping its
+        # bump while Redis is already back would let other processes serve what it changed until the retry.
+        if (invalidates or time.monotonic() >= self._next_probe) and self.recover():
             return False
         if invalidates:
             self._start_retry()

@@ -227,3 +227,19 @@ def test_during_an_outage_calls_do_not_touch_redis_until_the_retry_interval(rest
     assert during == DOWN
     assert not after.hit and after.ticket is not None
     assert store.healthy
+
+
+def test_an_invalidation_after_the_outage_does_not_wait_for_the_next_probe(restartable_redis, settings):
+    # given: an outage seen once, with a long retry interval, and Redis back already
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
+    store = get_store()
+    fill()
+    restartable_redis.stop()
+    assert store.lookup(KEY) == DOWN
+    restartable_redis.start()
+    before = restartable_redis.client().get(gen_key("user:42"))
+    # when: a write's invalidation, long before the next probe is due
+    store.bump(families=["user:42"])
+    # then: it reached Redis at once (reads still wait for the probe)
+    assert restartable_redis.client().get(gen_key("user:42")) != before
+    assert store.healthy
