@@ -14,6 +14,6 @@ def test_a_torture_of_a_thousand_operations_reads_nothing_stale_and_leaks_nothin
     assert total("leaks") == 0, [phase["leak_examples"] for phase in phases.values()]
     assert total("server_errors") == 0
     for path in ("mutation", "save", "update", "admin"):
-        assert all(phase["writes"].get(path) for phase in phases.values()), path
+        assert sum(phase["writes"].get(path, 0) for phase in phases.values()) > 0, path
     # The checker sees staleness where there is some: raw SQL invalidates nothing.
     assert total("control_stale") > 0
