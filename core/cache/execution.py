@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Model
-from graphql import ExecutionContext
+from graphql import ExecutionContext, GraphQLObjectType
 
 
 @dataclass(slots=True)
@@ -62,14 +62,15 @@ class CachingExecutionContext(ExecutionContext):
     def complete_value(self, return_type, field_nodes, info, path, result):
         kind = type(result)
         if kind is CachedValue:
-            for recorder in self.recorders:
-                recorder.update(result.families)
+            if self.recorders:
+                self.recorders[-1].update(result.families)
             return result.data
         if kind is PendingFill:
             return self._complete_fill(return_type, field_nodes, info, path, result)
-        if self.recorders and isinstance(result, Model):
-            for recorder in self.recorders:
-                note_row(recorder, result)
+        # Once per row: at the object type, not again at its NonNull wrapper; into the innermost set only, since a
+        # fill's set joins the outer ones when the fill completes.
+        if self.recorders and isinstance(return_type, GraphQLObjectType) and isinstance(result, Model):
+            note_row(self.recorders[-1], result)
         return super().complete_value(return_type, field_nodes, info, path, result)
 
     def _complete_fill(self, return_type, field_nodes, info, path, pending: PendingFill):

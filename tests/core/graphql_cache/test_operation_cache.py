@@ -170,3 +170,13 @@ def test_documents_that_fail_validation_are_answered_from_the_document_cache_too
     # then
     assert [r.status_code for r in responses] == [400, 400]
     assert counts["validate"] == 1
+
+
+def test_api_responses_set_no_csrf_cookie_but_graphiql_does(api_client):
+    # when
+    api_response = api_client.post_graphql("{ roles { id } }")
+    page = api_client.get("/graphql/", HTTP_ACCEPT="text/html")
+    # then: only the page a browser session posts from needs a token
+    assert "csrftoken" not in api_response.cookies
+    assert page.status_code == 200
+    assert "csrftoken" in page.cookies
