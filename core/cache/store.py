@@ -121,6 +121,7 @@ class GenerationStore:
         self._retry_thread: threading.Thread | None = None
         self._held = threading.local()
         self._server_checked = False  # see _check_server: once per process, and again after every outage
+        self._owed_settles: list[tuple[str, list[str]]] = []  # pending marks whose settle failed: lift on recovery
 
     # --- faults ---------------------------------------------------------------------------------------------
 
@@ -146,8 +147,16 @@ class GenerationStore:
             if not self._server_checked:
                 self._check_server()
             return operation()
-        except BACKEND_ERRORS as exc:
-            self._failed(exc, invalidates=invalidates)
+        except BACKEND_ERRORS as first:
+            error: BaseException = first
+            if invalidates:
+                # A pooled connection that a Redis restart reset fails once; a fresh one may not. An invalidation is
+                # worth that second try: skipping it would leave other processes serving what it changed.
+                try:
+                    return operation()
+                except BACKEND_ERRORS as again:
+                    error = again
+            self._failed(error, invalidates=invalidates)
         except Exception:
             log.exception("cache store error; the call is treated as a miss")
         return default
@@ -178,6 +187,10 @@ class GenerationStore:
                 return True
             try:
                 self._set_tokens({epoch_key(): new_token()}, ttl=None)
+                with self._state_lock:
+                    owed, self._owed_settles = self._owed_settles, []
+                for write_id, pendings in owed:
+                    self._settle_write(write_id, pendings, {})
             except BACKEND_ERRORS:
                 self._next_probe = time.monotonic() + conf.outage_retry_interval()
                 return False
@@ -264,7 +277,11 @@ class GenerationStore:
         names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
         tokens = {name: new_token() for name in names}
         pendings = [pending_key(clock_key(label)) for label in clocks] if write_id else []
-        self._call(lambda: self._settle_write(write_id or "", pendings, tokens), None, invalidates=True)
+        done = self._call(lambda: self._settle_write(write_id or "", pendings, tokens) or True, False, invalidates=True)
+        if not done and write_id:
+            # The epoch bump on recovery covers the tokens; the mark would hold off fills until it expires.
+            with self._state_lock:
+                self._owed_settles.append((write_id, pendings))
 
     def bump_epoch(self) -> None:
         self._call(lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None), None, invalidates=True)

@@ -243,3 +243,16 @@ def test_an_invalidation_after_the_outage_does_not_wait_for_the_next_probe(resta
     # then: it reached Redis at once (reads still wait for the probe)
     assert restartable_redis.client().get(gen_key("user:42")) != before
     assert store.healthy
+
+
+def test_a_settle_lost_in_an_outage_lifts_its_pending_mark_on_recovery(restartable_redis):
+    # given: a write begun before the outage, whose after-commit settle fails while Redis is down
+    store = get_store()
+    write = store.begin_write(families=["errand_list"], clocks=["errands.errand"])
+    restartable_redis.stop()
+    store.settle_write(write, families=["errand_list"], clocks=["errands.errand"])
+    restartable_redis.start()  # comes back with the mark it saved
+    # when: the next call recovers (bumps the epoch) and a fill follows
+    found = store.lookup(KEY, clocks=["errands.errand"])
+    # then: the mark no longer holds fills of that model off
+    assert store.store(found.ticket, "fresh", 60, guarded=True)
