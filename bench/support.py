@@ -351,8 +351,9 @@ def run_wrk(url: str, lua: str, *, seconds: int, connections: int, workdir: Path
     return WrkResult(
         requests=int(re.search(r"(\d+) requests in", out).group(1)),
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        p50_ms=_ms(latency["50"]),
-        p99_ms=_ms(latency["99"]),
+        # wrk leaves the distribution out when a run completed too few requests: reported as nan, not a crash.
+        p50_ms=_ms(latency["50"]) if "50" in latency else float("nan"),
+        p99_ms=_ms(latency["99"]) if "99" in latency else float("nan"),
         non_2xx=int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
