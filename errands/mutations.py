@@ -82,27 +82,28 @@ class AcceptErrand(graphene.Mutation):
         )
 
 
-class CompleteErrand(graphene.Mutation):
+class _ErrandTransition(graphene.Mutation):
+    """A viewer moves one errand along its lifecycle through one service."""
+
+    class Meta:
+        abstract = True
+
     class Arguments:
         id = graphene.ID(required=True)
 
     Output = ErrandPayload
+    service = None  # errand_<action>(*, user, errand_id)
 
-    @staticmethod
-    def mutate(root, info, id: str) -> ErrandPayload:
+    @classmethod
+    def mutate(cls, root, info, id: str) -> ErrandPayload:
         return _errand_payload(
-            lambda: errand_complete(user=require_viewer(info.context), errand_id=parse_pk(id, what="errand"))
+            lambda: cls.service(user=require_viewer(info.context), errand_id=parse_pk(id, what="errand"))
         )
 
 
-class CancelErrand(graphene.Mutation):
-    class Arguments:
-        id = graphene.ID(required=True)
+class CompleteErrand(_ErrandTransition):
+    service = staticmethod(errand_complete)
 
-    Output = ErrandPayload
 
-    @staticmethod
-    def mutate(root, info, id: str) -> ErrandPayload:
-        return _errand_payload(
-            lambda: errand_cancel(user=require_viewer(info.context), errand_id=parse_pk(id, what="errand"))
-        )
+class CancelErrand(_ErrandTransition):
+    service = staticmethod(errand_cancel)

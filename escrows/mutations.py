@@ -33,27 +33,28 @@ class FundEscrow(graphene.Mutation):
         )
 
 
-class ReleaseEscrow(graphene.Mutation):
+class _EscrowTransition(graphene.Mutation):
+    """The payer, payee or staff settles one escrow through one service."""
+
+    class Meta:
+        abstract = True
+
     class Arguments:
         id = graphene.ID(required=True)
 
     Output = EscrowPayload
+    service = None  # escrow_<action>(*, user, escrow_id)
 
-    @staticmethod
-    def mutate(root, info, id: str) -> EscrowPayload:
+    @classmethod
+    def mutate(cls, root, info, id: str) -> EscrowPayload:
         return _escrow_payload(
-            lambda: escrow_release(user=require_viewer(info.context), escrow_id=parse_pk(id, what="escrow"))
+            lambda: cls.service(user=require_viewer(info.context), escrow_id=parse_pk(id, what="escrow"))
         )
 
 
-class RefundEscrow(graphene.Mutation):
-    class Arguments:
-        id = graphene.ID(required=True)
+class ReleaseEscrow(_EscrowTransition):
+    service = staticmethod(escrow_release)
 
-    Output = EscrowPayload
 
-    @staticmethod
-    def mutate(root, info, id: str) -> EscrowPayload:
-        return _escrow_payload(
-            lambda: escrow_refund(user=require_viewer(info.context), escrow_id=parse_pk(id, what="escrow"))
-        )
+class RefundEscrow(_EscrowTransition):
+    service = staticmethod(escrow_refund)
