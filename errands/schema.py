@@ -23,7 +23,10 @@ class ErrandQueries(graphene.ObjectType):
     my_errands = graphene.NonNull(
         graphene.List(graphene.NonNull(ErrandType)),
         status=ErrandStatusEnum(),
-        description="Errands the viewer created or runs. Error when anonymous.",
+        first=graphene.Int(default_value=50),
+        offset=graphene.Int(default_value=0),
+        description="Errands the viewer created or runs, newest first. Error when anonymous. "
+        "first is capped (100 at most).",
     )
 
     @staticmethod
@@ -41,12 +44,12 @@ class ErrandQueries(graphene.ObjectType):
             return None
 
     @staticmethod
-    def resolve_my_errands(root, info, status=None):
+    def resolve_my_errands(root, info, status=None, first=50, offset=0):
         try:
             viewer = require_viewer(info.context)
+            return errand_list_for_user(user=viewer, status=_value(status), first=first, offset=offset)
         except DomainError as error:
             raise error.as_graphql_error() from error
-        return errand_list_for_user(user=viewer, status=_value(status))
 
 
 class ErrandMutations(graphene.ObjectType):

@@ -5,10 +5,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from core.errors import INVALID, DomainError
+from core.paging import page
 from errands.models import Errand
-
-MAX_PAGE = 100
 
 
 def errand_list(
@@ -20,12 +18,6 @@ def errand_list(
     offset: int | None = 0,
 ) -> list[Errand]:
     """The public board, newest first. `first` is clamped to MAX_PAGE; negative first/offset are INVALID."""
-    first = 20 if first is None else first
-    offset = 0 if offset is None else offset
-    if first < 0:
-        raise DomainError(INVALID, f"first must be 0 or more (at most {MAX_PAGE}); got {first}.", field="first")
-    if offset < 0:
-        raise DomainError(INVALID, f"offset must be 0 or more; got {offset}.", field="offset")
     errands = _errands()
     if status:
         errands = errands.filter(status=status)
@@ -33,19 +25,21 @@ def errand_list(
         errands = errands.filter(category=category)
     if search:
         errands = errands.filter(Q(title__icontains=search) | Q(description__icontains=search))
-    return list(errands[offset : offset + min(first, MAX_PAGE)])
+    return page(errands, first=first, offset=offset, default=20)
 
 
 def errand_get(*, errand_id: int) -> Errand | None:
     return _errands().filter(pk=errand_id).first()
 
 
-def errand_list_for_user(*, user: User, status: str | None = None) -> list[Errand]:
-    """Errands `user` created or runs, newest first."""
+def errand_list_for_user(
+    *, user: User, status: str | None = None, first: int | None = 50, offset: int | None = 0
+) -> list[Errand]:
+    """Errands `user` created or runs, newest first, one page (`first` clamped to MAX_PAGE)."""
     errands = _errands().filter(Q(created_by=user) | Q(runner=user))
     if status:
         errands = errands.filter(status=status)
-    return list(errands)
+    return page(errands, first=first, offset=offset, default=50)
 
 
 def _errands() -> QuerySet[Errand]:

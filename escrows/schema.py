@@ -11,16 +11,21 @@ class EscrowQueries(graphene.ObjectType):
     my_escrows = graphene.NonNull(
         graphene.List(graphene.NonNull(EscrowType)),
         status=EscrowStatusEnum(),
-        description="Escrows where the viewer is payer or payee. Error when anonymous.",
+        first=graphene.Int(default_value=50),
+        offset=graphene.Int(default_value=0),
+        description="Escrows where the viewer is payer or payee, newest first. Error when anonymous. "
+        "first is capped (100 at most).",
     )
 
     @staticmethod
-    def resolve_my_escrows(root, info, status=None):
+    def resolve_my_escrows(root, info, status=None, first=50, offset=0):
         try:
             viewer = require_viewer(info.context)
+            return escrow_list_for_user(
+                user=viewer, status=getattr(status, "value", status), first=first, offset=offset
+            )
         except DomainError as error:
             raise error.as_graphql_error() from error
-        return escrow_list_for_user(user=viewer, status=getattr(status, "value", status))
 
 
 class EscrowMutations(graphene.ObjectType):

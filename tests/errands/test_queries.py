@@ -39,8 +39,8 @@ query Errand($id: ID!) {
 """
 
 MY_ERRANDS_QUERY = """
-query MyErrands($status: ErrandStatus) {
-  myErrands(status: $status) { id status createdBy { username } runner { username } }
+query MyErrands($status: ErrandStatus, $first: Int, $offset: Int) {
+  myErrands(status: $status, first: $first, offset: $offset) { id status createdBy { username } runner { username } }
 }
 """
 
@@ -232,6 +232,48 @@ def test_my_errands_filters_by_status(user_api_client, user):
 
     # then
     assert _ids(content["data"]["myErrands"]) == [running.pk]
+
+
+def test_my_errands_pages_newest_first_with_first_and_offset(user_api_client, user):
+    # given
+    now = timezone.now()
+    errands = [ErrandFactory(created_by=user, created_at=now - timedelta(minutes=minutes)) for minutes in range(5)]
+
+    # when
+    content = get_graphql_content(user_api_client.post_graphql(MY_ERRANDS_QUERY, {"first": 2, "offset": 1}))
+
+    # then
+    assert _ids(content["data"]["myErrands"]) == [errands[1].pk, errands[2].pk]
+
+
+def test_my_errands_returns_fifty_by_default_and_caps_first_at_one_hundred(
+    user_api_client, user, django_assert_num_queries
+):
+    # given: more of the viewer's errands than the cap
+    ErrandFactory.create_batch(60, created_by=user)
+    ErrandFactory.create_batch(45, runner=user, assigned=True)
+
+    # when
+    default_page = get_graphql_content(user_api_client.post_graphql(MY_ERRANDS_QUERY))
+    with django_assert_num_queries(2):
+        capped = get_graphql_content(user_api_client.post_graphql(MY_ERRANDS_QUERY, {"first": 500}))
+    last_page = get_graphql_content(user_api_client.post_graphql(MY_ERRANDS_QUERY, {"first": 100, "offset": 100}))
+
+    # then
+    assert len(default_page["data"]["myErrands"]) == 50
+    assert len(capped["data"]["myErrands"]) == 100
+    assert len(last_page["data"]["myErrands"]) == 5
+    assert not set(_ids(capped["data"]["myErrands"])) & set(_ids(last_page["data"]["myErrands"]))
+
+
+@pytest.mark.parametrize(("variables", "field"), [({"first": -1}, "first"), ({"offset": -5}, "offset")])
+def test_my_errands_refuses_a_negative_page_argument(user_api_client, variables, field):
+    # when
+    errors = get_graphql_errors(user_api_client.post_graphql(MY_ERRANDS_QUERY, variables))
+
+    # then
+    assert errors[0]["extensions"] == {"code": "INVALID", "field": field}
+    assert f"{field} must be 0 or more" in errors[0]["message"]
 
 
 def test_my_errands_refuses_an_anonymous_caller(api_client):

@@ -6,8 +6,8 @@ from tests.fixtures.api import get_graphql_content, get_graphql_errors
 pytestmark = pytest.mark.django_db
 
 MY_ESCROWS_QUERY = """
-query MyEscrows($status: EscrowStatus) {
-  myEscrows(status: $status) {
+query MyEscrows($status: EscrowStatus, $first: Int, $offset: Int) {
+  myEscrows(status: $status, first: $first, offset: $offset) {
     id
     reference
     amount
@@ -75,6 +75,46 @@ def test_my_escrows_filters_by_status(user_api_client, user):
     # then
     assert _ids(content["data"]["myEscrows"]) == {funded.pk}
     assert content["data"]["myEscrows"][0]["status"] == "FUNDED"
+
+
+def test_my_escrows_pages_newest_first_with_first_and_offset(user_api_client, user):
+    # given: created one after another, so the newest is the last made
+    escrows = [EscrowFactory(errand__created_by=user) for _ in range(5)][::-1]
+
+    # when
+    content = get_graphql_content(user_api_client.post_graphql(MY_ESCROWS_QUERY, {"first": 2, "offset": 1}))
+
+    # then
+    assert [int(e["id"]) for e in content["data"]["myEscrows"]] == [escrows[1].pk, escrows[2].pk]
+
+
+def test_my_escrows_returns_fifty_by_default_and_caps_first_at_one_hundred(
+    user_api_client, user, django_assert_num_queries
+):
+    # given: more of the viewer's escrows than the cap
+    for _ in range(105):
+        EscrowFactory(errand__created_by=user)
+
+    # when
+    default_page = get_graphql_content(user_api_client.post_graphql(MY_ESCROWS_QUERY))
+    with django_assert_num_queries(2):
+        capped = get_graphql_content(user_api_client.post_graphql(MY_ESCROWS_QUERY, {"first": 500}))
+    last_page = get_graphql_content(user_api_client.post_graphql(MY_ESCROWS_QUERY, {"first": 100, "offset": 100}))
+
+    # then
+    assert len(default_page["data"]["myEscrows"]) == 50
+    assert len(capped["data"]["myEscrows"]) == 100
+    assert len(last_page["data"]["myEscrows"]) == 5
+    assert not _ids(capped["data"]["myEscrows"]) & _ids(last_page["data"]["myEscrows"])
+
+
+@pytest.mark.parametrize(("variables", "field"), [({"first": -1}, "first"), ({"offset": -5}, "offset")])
+def test_my_escrows_refuses_a_negative_page_argument(user_api_client, variables, field):
+    # when
+    errors = get_graphql_errors(user_api_client.post_graphql(MY_ESCROWS_QUERY, variables))
+
+    # then
+    assert errors[0]["extensions"] == {"code": "INVALID", "field": field}
 
 
 def test_my_escrows_refuses_an_anonymous_caller(api_client):
