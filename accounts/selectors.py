@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import Bank, Role, User
+from core.errors import has_nul
 
 
 def user_get_active(*, user_id: int) -> User | None:
@@ -16,6 +17,8 @@ def viewer_get(*, user_id: int) -> User | None:
 
 
 def bank_list(*, country: str) -> list[Bank]:
+    if has_nul(country):
+        return []  # no country code contains NUL (and PostgreSQL could not compare with it)
     return list(Bank.objects.filter(country=country.strip().upper()).order_by("name", "id"))
 
 

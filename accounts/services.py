@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from accounts.models import Bank, User, UserProfile
 from core.auth import token_for_user
-from core.errors import UNAUTHENTICATED, DomainError, InvalidInput
+from core.errors import NUL_PROBLEM, UNAUTHENTICATED, DomainError, InvalidInput, has_nul
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
@@ -19,7 +19,8 @@ _ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,20}$")
 
 def token_obtain(*, request: HttpRequest | None, username: str, password: str) -> str:
     """A bearer token for valid credentials; UNAUTHENTICATED otherwise (never saying which part was wrong)."""
-    user = authenticate(request, username=username, password=password)
+    # A NUL cannot be in a username, and PostgreSQL would refuse the lookup.
+    user = None if has_nul(username, password) else authenticate(request, username=username, password=password)
     if user is None:
         raise DomainError(UNAUTHENTICATED, "Please enter a correct username and password.")
     return token_for_user(user)
@@ -66,7 +67,9 @@ def profile_update(
             problems["accountNumber"] = "An account number is 6 to 20 digits."
         else:
             profile.account_number = account_number
-    if bank_code is not None:
+    if has_nul(bank_code):
+        problems["bankCode"] = NUL_PROBLEM
+    elif bank_code is not None:
         bank_code = bank_code.strip()
         if not bank_code:
             profile.bank = None

@@ -16,7 +16,7 @@ from core.cache import CacheManager
 from core.cache.keys import family_from_pattern
 from core.cache.store import get_store
 from core.dashboard import ClearForm, overview
-from core.models import CacheDashboard
+from core.models import CacheDashboard, PersistedQuery
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +96,18 @@ class CacheDashboardAdmin(admin.ModelAdmin):
         log.info("cache cleared by admin %s: %s", request.user.get_username(), message)
         messages.success(request, message)
         return HttpResponseRedirect(dashboard)
+
+
+@admin.register(PersistedQuery)
+class PersistedQueryAdmin(admin.ModelAdmin):
+    """The allow-list, read-only: documents come from `manage.py load_persisted_queries`, hashes are checked."""
+
+    list_display = ("name", "sha256", "created_at")
+    search_fields = ("name", "sha256", "query")
+    readonly_fields = ("sha256", "name", "query", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

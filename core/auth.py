@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts.selectors import user_get_active
@@ -108,7 +109,8 @@ class TokenUserMiddleware:
         request.auth_error = None
         token = bearer_token(request)
         if token is not None:
-            user, error = user_from_token(token) if token else (None, "The bearer token is empty.")
-            request.user = user or AnonymousUser()
-            request.auth_error = error
+            # Lazily: a request whose answer does not depend on the viewer (a public cache hit) costs no query.
+            checked = SimpleLazyObject(lambda: user_from_token(token) if token else (None, "The bearer token is empty."))
+            request.user = SimpleLazyObject(lambda: checked[0] or AnonymousUser())
+            request.auth_error = SimpleLazyObject(lambda: checked[1] or "")
         return self.get_response(request)

@@ -15,6 +15,14 @@ INVALID = "INVALID"
 _MAX_PK = 2**63 - 1
 
 
+NUL_PROBLEM = "This field cannot contain a NUL character."
+
+
+def has_nul(*values: object) -> bool:
+    """Whether any text contains NUL, which PostgreSQL text columns (and so every query on them) refuse."""
+    return any(isinstance(value, str) and "\x00" in value for value in values)
+
+
 class DomainError(Exception):
     """A refusal a client can act on. `field` names the GraphQL input at fault, or None for the whole operation."""
 

@@ -16,3 +16,19 @@ class CacheDashboard(models.Model):
 
     def __str__(self) -> str:
         return "cache"
+
+
+class PersistedQuery(models.Model):
+    """A document registered for the persisted-query allow-list (GRAPHQL_APQ_ALLOWLIST), keyed by its sha256."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    query = models.TextField()
+    name = models.CharField(max_length=200, blank=True, help_text="Operation name, for people reading the list.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "persisted query"
+        verbose_name_plural = "persisted queries"
+
+    def __str__(self) -> str:
+        return self.name or self.sha256[:12]

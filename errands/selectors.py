@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
+from core.errors import INVALID, NUL_PROBLEM, DomainError, has_nul
 from core.paging import page
 from errands.models import Errand
 
@@ -18,6 +19,9 @@ def errand_list(
     offset: int | None = 0,
 ) -> list[Errand]:
     """The public board, newest first. `first` is clamped to MAX_PAGE; negative first/offset are INVALID."""
+    for name, value in (("category", category), ("search", search)):
+        if has_nul(value):
+            raise DomainError(INVALID, NUL_PROBLEM, field=name)
     errands = _errands()
     if status:
         errands = errands.filter(status=status)

@@ -10,7 +10,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import FORBIDDEN, INVALID_TRANSITION, NOT_FOUND, DomainError, InvalidInput
+from core.errors import (
+    FORBIDDEN,
+    INVALID_TRANSITION,
+    NOT_FOUND,
+    NUL_PROBLEM,
+    DomainError,
+    InvalidInput,
+    has_nul,
+)
 from errands.models import MAX_BUDGET, Currency, Errand, ErrandStatus
 from escrows.services import escrow_open, escrow_void
 
@@ -126,7 +134,9 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
         field = _INPUT_NAMES.get(name, name)
-        if value is None and name != "deadline":
+        if has_nul(value):
+            problems[field] = NUL_PROBLEM
+        elif value is None and name != "deadline":
             problems[field] = "This field cannot be null."
         elif name in _REQUIRED_TEXT or name == "description":
             text = value.strip()

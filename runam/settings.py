@@ -98,7 +98,18 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # --- API -------------------------------------------------------------------------------------------------------
 # Lifetime of a token issued by tokenAuth, in seconds.
 AUTH_TOKEN_TTL = env.int("AUTH_TOKEN_TTL", default=7 * 24 * 3600)
+# --- GraphQL endpoint budget (docs/http.md): every request is bounded before it is parsed ------------------------
+GRAPHQL_MAX_BODY_BYTES = env.int("GRAPHQL_MAX_BODY_BYTES", default=1024 * 1024)
+GRAPHQL_MAX_QUERY_LENGTH = env.int("GRAPHQL_MAX_QUERY_LENGTH", default=20_000)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=2_000)
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
+GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
+# Values an operation may select, lists counted at their page size (`first`, capped at 100).
+GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=10_000)
+# Automatic persisted queries (Apollo's protocol); the allow-list mode runs only registered documents.
+GRAPHQL_APQ = env.bool("GRAPHQL_APQ", default=True)
+GRAPHQL_APQ_ALLOWLIST = env.bool("GRAPHQL_APQ_ALLOWLIST", default=False)
+GRAPHQL_APQ_TTL = env.int("GRAPHQL_APQ_TTL", default=7 * 24 * 3600)
 
 GRAPHENE = {
     "SCHEMA": "runam.schema.schema",
@@ -228,6 +239,8 @@ CACHE_INVALIDATION = {
 }
 # Bound of the per-process cache of parsed and validated GraphQL documents (every request uses it).
 GRAPHQL_DOCUMENT_CACHE_SIZE = env.int("GRAPHQL_DOCUMENT_CACHE_SIZE", default=1000)
+# Bytes of query text the document cache holds at most (the parsed trees it keeps grow with it).
+GRAPHQL_DOCUMENT_CACHE_BYTES = env.int("GRAPHQL_DOCUMENT_CACHE_BYTES", default=4 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

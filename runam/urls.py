@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import path
 
-from core.views import RunAmGraphQLView
+from core.graphql.view import GraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("graphql/", RunAmGraphQLView.as_view(graphiql=True), name="graphql"),
+    path("graphql/", GraphQLView.as_view(), name="graphql"),
 ]

@@ -28,7 +28,7 @@ def _post(client, body: str, content_type="application/json"):
 
 
 def _json_errors(response) -> list[dict]:
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"].split(";")[0] in ("application/json", "application/graphql-response+json")
     return json.loads(response.content)["errors"]
 
 
@@ -52,36 +52,72 @@ def test_a_get_with_a_query_answers_json():
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("{not json", "POST body sent invalid JSON."),
-        ("[1, 2]", "The received data is not a valid JSON query."),
+        ("{not json", "The request body is not valid JSON."),
+        ("[1, 2]", "The request body must be a JSON object with a query."),
         ("{}", "Must provide query string."),
-        (json.dumps({"query": ROLES_QUERY, "variables": "{oops"}), "Variables are invalid JSON."),
-        (json.dumps({"query": ROLES_QUERY, "operationName": "Nope"}), "Unknown operation named 'Nope'."),
-        (json.dumps({"query": "{ roles { name } "}), "Syntax Error"),
-        (json.dumps({"query": "{ roles { ...Missing } }"}), "Unknown fragment 'Missing'."),
-        (
-            json.dumps({"query": "{ roles { ...A } } fragment A on Role { ...B } fragment B on Role { ...A }"}),
-            "Cannot spread fragment 'A' within itself",
-        ),
+        (json.dumps({"query": ROLES_QUERY, "variables": "{oops"}), "The 'variables' parameter must be a JSON object"),
+        (json.dumps({"query": 42}), "The 'query' parameter must be a string."),
+        (json.dumps({"query": ROLES_QUERY, "extensions": "x"}), "The 'extensions' parameter must be a JSON object"),
+        ('{"query": "{ roles { name } }", "x": ' + "[" * 2000 + "]" * 2000 + "}", "nested"),
+        ('{"query": "{ roles { name } }", "variables": {"a": "\\ud800"}}', "lone surrogate"),
     ],
     ids=[
         "malformed-json",
         "not-an-object",
         "missing-query",
-        "bad-variables",
-        "unknown-operation",
-        "syntax-error",
-        "unknown-fragment",
-        "fragment-cycle",
+        "variables-not-a-map",
+        "query-not-a-string",
+        "extensions-not-a-map",
+        "nested-2000-deep",
+        "lone-surrogate",
     ],
 )
-def test_a_bad_request_gets_a_400_with_a_json_error(body, message):
+def test_a_malformed_request_gets_a_400_with_a_json_error(body, message):
     # when
     response = _post(Client(), body)
 
     # then
     assert response.status_code == 400
-    assert message in _json_errors(response)[0]["message"]
+    errors = _json_errors(response)
+    assert message in errors[0]["message"]
+    assert errors[0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        (json.dumps({"query": ROLES_QUERY, "operationName": "Nope"}), "Unknown operation named 'Nope'.", "BAD_REQUEST"),
+        (json.dumps({"query": "{ roles { name } "}), "Syntax Error", "GRAPHQL_PARSE_FAILED"),
+        (json.dumps({"query": "{ roles { ...Missing } }"}), "Unknown fragment 'Missing'.", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            json.dumps({"query": "{ roles { ...A } } fragment A on Role { ...B } fragment B on Role { ...A }"}),
+            "Cannot spread fragment 'A' within itself",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            json.dumps({"query": "query($n: Int!) { errands(first: $n) { id } }", "variables": {"n": "x"}}),
+            "Variable '$n' got invalid value",
+            "BAD_USER_INPUT",
+        ),
+    ],
+    ids=["unknown-operation", "syntax-error", "unknown-fragment", "fragment-cycle", "variables-do-not-coerce"],
+)
+@pytest.mark.parametrize(
+    ("accept", "status"), [("application/json", 200), ("application/graphql-response+json", 400)], ids=["json", "gql"]
+)
+def test_a_request_graphql_refuses_gets_errors_without_data_and_the_media_types_status(
+    body, message, code, accept, status
+):
+    # when
+    response = Client().post(GRAPHQL_URL, data=body, content_type="application/json", headers={"Accept": accept})
+
+    # then: GraphQL over HTTP: 200 for application/json, 4xx for application/graphql-response+json
+    assert response.status_code == status
+    assert response["Content-Type"] == f"{accept}; charset=utf-8"
+    content = json.loads(response.content)
+    assert "data" not in content
+    assert message in content["errors"][0]["message"]
+    assert content["errors"][0]["extensions"]["code"] == code
 
 
 def test_a_mutation_over_get_is_refused_with_json():
@@ -90,6 +126,7 @@ def test_a_mutation_over_get_is_refused_with_json():
 
     # then
     assert response.status_code == 405
+    assert response["Allow"] == "POST"
     assert "POST" in _json_errors(response)[0]["message"]
 
 
@@ -98,11 +135,13 @@ def test_a_query_deeper_than_the_limit_is_refused(user_api_client, settings):
     settings.GRAPHQL_MAX_DEPTH = 2
 
     # when
-    response = user_api_client.post_graphql(DEEP_QUERY)
+    response = user_api_client.post_graphql(DEEP_QUERY, headers={"Accept": "application/graphql-response+json"})
 
     # then
     assert response.status_code == 400
-    assert _json_errors(response)[0]["message"] == "'Deep' exceeds maximum operation depth of 2."
+    error = _json_errors(response)[0]
+    assert error["message"] == "The operation is nested 3 levels deep; at most 2 are allowed."
+    assert error["extensions"] == {"code": "QUERY_TOO_DEEP"}
 
 
 def test_a_query_within_the_limit_runs(user_api_client, settings):

@@ -23,6 +23,10 @@ class Policy:
     scope: str
     family: str  # key template, e.g. "errand:{{id}}"
     enabled: bool
+    # Seconds browsers and proxies may reuse an answer without asking (0: they must revalidate every reuse). A
+    # policy that sets them accepts that much staleness outside the server's freshness promise.
+    http_max_age: int = 0
+    stale_while_revalidate: int = 0
 
     @property
     def family_root(self) -> str:
@@ -37,7 +41,7 @@ class Policy:
 def _parse(coordinate: str, raw: object) -> Policy:
     if not isinstance(raw, dict):
         raise ImproperlyConfigured(f"GRAPHQL_CACHE_POLICIES[{coordinate!r}] must be a dict, not {type(raw).__name__}")
-    unknown = set(raw) - {"ttl", "scope", "family", "enabled"}
+    unknown = set(raw) - {"ttl", "scope", "family", "enabled", "http_max_age", "stale_while_revalidate"}
     if unknown:
         raise ImproperlyConfigured(f"GRAPHQL_CACHE_POLICIES[{coordinate!r}] has unknown keys: {sorted(unknown)}")
     type_name, _, field_name = coordinate.partition(".")
@@ -62,7 +66,15 @@ def _parse(coordinate: str, raw: object) -> Policy:
         raise ImproperlyConfigured(
             f"GRAPHQL_CACHE_POLICIES[{coordinate!r}]: a user-scoped family must contain {{{{user_id}}}}"
         )
-    return Policy(coordinate, field_name, ttl, scope, family, bool(raw.get("enabled", True)))
+    seconds = {}
+    for name in ("http_max_age", "stale_while_revalidate"):
+        value = raw.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ImproperlyConfigured(
+                f"GRAPHQL_CACHE_POLICIES[{coordinate!r}]: {name} must be an int >= 0, got {value!r}"
+            )
+        seconds[name] = value
+    return Policy(coordinate, field_name, ttl, scope, family, bool(raw.get("enabled", True)), **seconds)
 
 
 @cache

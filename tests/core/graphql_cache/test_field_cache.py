@@ -223,7 +223,7 @@ def test_mixed_scopes_cache_public_once_and_private_per_user(api_client_for, cac
     assert field_status(alice_response, "myEscrows") == "MISS"
     assert field_status(bob_response, "banks") == "HIT"
     assert field_status(bob_response, "myEscrows") == "MISS"
-    assert bob_response["Cache-Control"] == "max-age=300, private"
+    assert bob_response["Cache-Control"] == "private, no-cache"
 
 
 def test_results_with_errors_are_never_cached(api_client, resolver_calls):
