@@ -182,6 +182,8 @@ else:
 #   scope   "public" (one entry for everyone) or "user" (one per signed-in viewer; anonymous never cached)
 #   family  key template: {{arg}} from the field's arguments, {{user_id}} the viewer; invalidation targets it
 #   enabled False keeps the policy but bypasses the cache
+#   http_max_age / stale_while_revalidate (optional, default 0) seconds browsers may reuse an answer without
+#           revalidating: a stated staleness outside the freshness promise (docs/http.md)
 GRAPHQL_CACHE_POLICIES = {
     "Query.errands": {
         "ttl": env.int("CACHE_TIMEOUT_ERRAND_LIST", default=60),
