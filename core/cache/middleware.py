@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +67,9 @@ class _Selection:
     variables: tuple[str, ...]
 
 
-_selections: dict[tuple[int, ...], tuple[list, _Selection]] = {}
+# Least recently used out first, at GRAPHQL_DOCUMENT_CACHE_SIZE entries: an entry holds its field nodes, so a memo
+# that outlived the document cache would keep evicted documents alive.
+_selections: OrderedDict[tuple[int, ...], tuple[list, _Selection]] = OrderedDict()
 _selections_lock = threading.Lock()
 
 
@@ -78,7 +81,10 @@ def _selection(info) -> _Selection:
     """
     nodes = info.field_nodes
     memo_key = tuple(map(id, nodes))
-    cached = _selections.get(memo_key)
+    with _selections_lock:
+        cached = _selections.get(memo_key)
+        if cached is not None:
+            _selections.move_to_end(memo_key)
     if cached is not None and all(a is b for a, b in zip(cached[0], nodes, strict=True)):
         return cached[1]
     collect = _Collect()
@@ -92,9 +98,9 @@ def _selection(info) -> _Selection:
     parts = [print_ast(n) for n in nodes] + [print_ast(info.fragments[n]) for n in sorted(seen)]
     selection = _Selection("\n".join(parts), tuple(sorted(collect.variables)))
     with _selections_lock:
-        if len(_selections) >= settings.GRAPHQL_DOCUMENT_CACHE_SIZE * 4:
-            _selections.clear()
         _selections[memo_key] = (list(nodes), selection)
+        while len(_selections) > settings.GRAPHQL_DOCUMENT_CACHE_SIZE:
+            _selections.popitem(last=False)
     return selection
 
 
