@@ -1,4 +1,5 @@
-"""`python -m bench [name ...]`: run every `bench/bench_*.py` (or those named) in turn, each in its own process.
+"""`python -m bench [name ...] [--option value ...]`: run every `bench/bench_*.py` (or those named) in turn, each in
+its own process; options after the names go to each script (`python -m bench soak --minutes 5`).
 
 A separate process per script because each one configures Django (and often its own redis-server) for itself;
 settings cannot be loaded twice in one process.
@@ -18,6 +19,8 @@ def discover() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    split = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    argv, options = argv[:split], argv[split:]
     wanted = {name if name.startswith("bench_") else f"bench_{name}" for name in argv}
     names = [name for name in discover() if not wanted or name in wanted]
     if not names:
@@ -26,7 +29,7 @@ def main(argv: list[str]) -> int:
     failed = []
     for name in names:
         print(f"\n=== bench.{name} ===", flush=True)
-        code = subprocess.call([sys.executable, "-c", f"import bench.{name} as m; m.main()"], cwd=ROOT)
+        code = subprocess.call([sys.executable, "-m", f"bench.{name}", *options], cwd=ROOT)
         if code:
             failed.append(name)
     if failed:

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
 from django.views import View
-from graphene.validation import DisableIntrospection
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphene_django import settings as graphene_django_settings
 from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, specified_rules
@@ -190,7 +190,7 @@ class GraphQLView(View):
 
     def _rules(self) -> tuple[type, ...]:
         rules = tuple(specified_rules)
-        return rules if getattr(settings, "GRAPHQL_INTROSPECTION", True) else (*rules, DisableIntrospection)
+        return rules if getattr(settings, "GRAPHQL_INTROSPECTION", True) else (*rules, NoSchemaIntrospectionCustomRule)
 
     def _execute(self, request: HttpRequest, parsed: ParsedDocument, operation_name, variables) -> ExecutionResult:
         try:
