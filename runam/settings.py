@@ -3,12 +3,15 @@
 from pathlib import Path
 
 import environ
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env")
+# python-dotenv rather than Env.read_env: a `#` starts a comment only after a space (`KEY=60  # 1 minute`), as in
+# a shell, so unquoted values keep theirs (Django's generated secret keys contain `#`). Values stay literal (no
+# ${VAR} expansion), and the real environment wins over the file.
+load_dotenv(env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")), override=False, interpolate=False)
 
 # local | test | production. Insecure conveniences (a default SECRET_KEY) exist only outside production.
 DJANGO_ENV = env.str("DJANGO_ENV", default="local")
