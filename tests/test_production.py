@@ -1,0 +1,120 @@
+"""Production switches: HTTPS settings, and start-up without a required variable."""
+
+import json
+import re
+
+import pytest
+
+from tests.fixtures.processes import BIN, clean_env, manage, readme_production_env, run, settings_in
+
+MISSING_SECRET = "error: DJANGO_SECRET_KEY is required when DJANGO_ENV=production (see .env.example)\n"
+
+
+def _json(response) -> dict:
+    assert response["Content-Type"] == "application/json"
+    return json.loads(response.content)
+
+
+def _production_env(tmp_path, **overrides: str) -> dict[str, str]:
+    """The README's production `.env`, as a file the process reads; overrides win, as the real environment does."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(readme_production_env())
+    return clean_env(DJANGO_ENV_FILE=str(env_file), **overrides)
+
+
+# --- HTTPS ------------------------------------------------------------------------------------------------------
+
+
+def test_the_readme_production_env_passes_every_deploy_check(tmp_path):
+    # given
+    example = readme_production_env()
+    assert re.search(r"^DJANGO_ENV=production$", example, re.M)
+    assert re.search(r"^DATABASE_URL=postgres://", example, re.M)
+    assert re.search(r"^REDIS_URL=redis://", example, re.M)
+
+    # when
+    done = manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env(tmp_path))
+
+    # then
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "System check identified no issues (0 silenced).\n"
+
+
+@pytest.mark.parametrize(
+    ("switches", "warnings"),
+    [
+        (
+            {
+                "DJANGO_SECURE_SSL_REDIRECT": "false",
+                "DJANGO_SECURE_HSTS_SECONDS": "0",
+                "DJANGO_SESSION_COOKIE_SECURE": "false",
+                "DJANGO_CSRF_COOKIE_SECURE": "false",
+            },
+            {"security.W004", "security.W008", "security.W012", "security.W016"},
+        ),
+        (
+            {"DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "false", "DJANGO_SECURE_HSTS_PRELOAD": "false"},
+            {"security.W005", "security.W021"},
+        ),
+    ],
+    ids=["redirect-hsts-cookies", "hsts-subdomains-preload"],
+)
+def test_each_https_switch_is_read_from_the_environment(tmp_path, switches, warnings):
+    # when
+    done = manage("check", "--deploy", env=_production_env(tmp_path, **switches))
+
+    # then
+    assert done.returncode == 0, done.stderr
+    assert set(re.findall(r"\((security\.W\d+)\)", done.stderr)) == warnings
+
+
+def test_the_proxy_ssl_header_is_a_header_and_a_value(tmp_path):
+    # when
+    seen = settings_in(_production_env(tmp_path), "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT")
+
+    # then
+    assert seen == {"SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"], "SECURE_SSL_REDIRECT": True}
+
+
+def test_a_malformed_proxy_ssl_header_stops_start_up_with_one_line(tmp_path):
+    # when
+    done = manage("check", env=_production_env(tmp_path, DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO"))
+
+    # then
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,value, e.g. HTTP_X_FORWARDED_PROTO,https\n"
+    )
+
+
+# --- Start-up without a required variable -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, ""], ids=["unset", "empty"])
+def test_manage_py_without_the_secret_key_exits_with_one_line(secret):
+    # given
+    env = clean_env(DJANGO_ENV="production")
+    if secret is not None:
+        env["DJANGO_SECRET_KEY"] = secret
+
+    # when
+    done = manage("check", env=env)
+
+    # then
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", MISSING_SECRET)
+
+
+def test_gunicorn_without_the_secret_key_stops_with_one_line():
+    # given
+    # One worker: when several fail at once, gunicorn 27 can trip over its own halt and print a traceback of its own
+    command = [str(BIN / "gunicorn"), "runam.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"]
+    command += ["--no-control-socket"]
+
+    # when
+    done = run(command, clean_env(DJANGO_ENV="production"))
+
+    # then the workers do not respawn forever (run() would time out): the server stops, saying why
+    assert done.returncode == 3
+    assert MISSING_SECRET in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Reason: Worker failed to boot." in done.stderr
