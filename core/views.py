@@ -1,4 +1,4 @@
-"""/graphql/: GraphiQL for a browser's GET, JSON for everything else.
+"""/graphql/: GraphiQL for a browser's GET (when GRAPHQL_GRAPHIQL is on), JSON for everything else.
 
 graphene-django's GraphQLView already answers malformed JSON, a missing query and an unknown operation name with
 a 400 and a JSON `{"errors": [...]}` body; this subclass adds the depth limit and keeps that promise for the
@@ -12,6 +12,7 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from graphene.validation import depth_limit_validator
 from graphene_django.views import GraphQLView
 from graphql import ValidationRule, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from core.cache.operations import CachedGraphQLViewMixin
 
@@ -39,7 +40,12 @@ class RunAmGraphQLView(CachedGraphQLViewMixin, GraphQLView):
     def __init__(self, *args, validation_rules=None, **kwargs):
         # Passing rules replaces graphql-core's defaults, so they are listed too. Built per request (as_view
         # instantiates the view each time) so that GRAPHQL_MAX_DEPTH overrides apply at once.
-        validation_rules = validation_rules or (*specified_rules, depth_limit_rule(settings.GRAPHQL_MAX_DEPTH))
+        if validation_rules is None:
+            validation_rules = (*specified_rules, depth_limit_rule(settings.GRAPHQL_MAX_DEPTH))
+            if not settings.GRAPHQL_INTROSPECTION:
+                # graphql-core's rule, not graphene's DisableIntrospection: that one refuses __typename too.
+                validation_rules = (*validation_rules, NoSchemaIntrospectionCustomRule)
+        kwargs.setdefault("graphiql", settings.GRAPHQL_GRAPHIQL)
         super().__init__(*args, validation_rules=validation_rules, **kwargs)
 
 

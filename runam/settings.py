@@ -130,6 +130,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Lifetime of a token issued by tokenAuth, in seconds.
 AUTH_TOKEN_TTL = env.int("AUTH_TOKEN_TTL", default=7 * 24 * 3600)
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
+# The in-browser IDE on a GET that accepts HTML; off in production, where the API is for programs.
+GRAPHQL_GRAPHIQL = env.bool("GRAPHQL_GRAPHIQL", default=not PRODUCTION)
+# __schema and __type (never __typename). On everywhere: clients and code generators built on the contract read
+# the schema this way. Turning it off hides nothing (the contract publishes the schema) and breaks those tools.
+GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=True)
 
 GRAPHENE = {
     "SCHEMA": "runam.schema.schema",

@@ -5,5 +5,5 @@ from core.views import RunAmGraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("graphql/", RunAmGraphQLView.as_view(graphiql=True), name="graphql"),
+    path("graphql/", RunAmGraphQLView.as_view(), name="graphql"),
 ]

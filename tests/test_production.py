@@ -1,11 +1,25 @@
-"""Production switches: HTTPS settings, and start-up without a required variable."""
+"""Production switches: GraphiQL and introspection, HTTPS settings, and start-up without a required variable."""
 
 import json
 import re
 
 import pytest
+from django.test import Client
 
-from tests.fixtures.processes import BIN, clean_env, manage, readme_production_env, run, settings_in
+from tests.fixtures.api import GRAPHQL_URL, get_graphql_content
+from tests.fixtures.processes import A_SECRET_KEY, BIN, clean_env, manage, readme_production_env, run, settings_in
+
+INTROSPECTION_QUERY = """
+{ __schema { types { name } } }
+"""
+
+TYPE_QUERY = """
+{ __type(name: "Errand") { name } }
+"""
+
+TYPENAME_QUERY = """
+{ __typename }
+"""
 
 MISSING_SECRET = "error: DJANGO_SECRET_KEY is required when DJANGO_ENV=production (see .env.example)\n"
 
@@ -20,6 +34,103 @@ def _production_env(tmp_path, **overrides: str) -> dict[str, str]:
     env_file = tmp_path / ".env"
     env_file.write_text(readme_production_env())
     return clean_env(DJANGO_ENV_FILE=str(env_file), **overrides)
+
+
+# --- GraphiQL ---------------------------------------------------------------------------------------------------
+
+
+def test_graphiql_is_served_to_a_browser_when_on(settings):
+    # given
+    settings.GRAPHQL_GRAPHIQL = True
+
+    # when
+    response = Client().get(GRAPHQL_URL, headers={"Accept": "text/html"})
+
+    # then
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"graphiql" in response.content.lower()
+
+
+def test_graphiql_is_not_served_when_off(settings):
+    # given
+    settings.GRAPHQL_GRAPHIQL = False
+
+    # when
+    response = Client().get(GRAPHQL_URL, headers={"Accept": "text/html"})
+
+    # then
+    assert response.status_code == 400
+    assert b"graphiql" not in response.content.lower()
+    assert _json(response)["errors"][0]["message"] == "Must provide query string."
+
+
+# --- Introspection ----------------------------------------------------------------------------------------------
+
+
+def test_introspection_answers_when_on(settings, api_client):
+    # given
+    settings.GRAPHQL_INTROSPECTION = True
+
+    # when
+    response = api_client.post_graphql(INTROSPECTION_QUERY)
+
+    # then
+    names = {t["name"] for t in get_graphql_content(response)["data"]["__schema"]["types"]}
+    assert {"Query", "Errand", "Escrow"} <= names
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [(INTROSPECTION_QUERY, "__schema"), (TYPE_QUERY, "__type")], ids=["__schema", "__type"]
+)
+def test_introspection_is_refused_when_off(settings, api_client, query, field):
+    # given
+    settings.GRAPHQL_INTROSPECTION = False
+
+    # when
+    response = api_client.post_graphql(query)
+
+    # then
+    assert response.status_code == 400
+    body = _json(response)
+    assert "data" not in body
+    # graphql-core names the field, then any selection below it whose type is an introspection type
+    messages = [e["message"] for e in body["errors"]]
+    assert messages[0] == (
+        f"GraphQL introspection has been disabled, but the requested query contained the field '{field}'."
+    )
+    assert all(m.startswith("GraphQL introspection has been disabled") for m in messages)
+
+
+def test_typename_still_answers_when_introspection_is_off(settings, api_client):
+    # given
+    settings.GRAPHQL_INTROSPECTION = False
+
+    # when
+    response = api_client.post_graphql(TYPENAME_QUERY)
+
+    # then
+    assert get_graphql_content(response)["data"] == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"DJANGO_ENV": "local"}, {"GRAPHQL_GRAPHIQL": True, "GRAPHQL_INTROSPECTION": True}),
+        ({"DJANGO_ENV": "production"}, {"GRAPHQL_GRAPHIQL": False, "GRAPHQL_INTROSPECTION": True}),
+        (
+            {"DJANGO_ENV": "production", "GRAPHQL_GRAPHIQL": "true", "GRAPHQL_INTROSPECTION": "false"},
+            {"GRAPHQL_GRAPHIQL": True, "GRAPHQL_INTROSPECTION": False},
+        ),
+    ],
+    ids=["local-defaults", "production-defaults", "production-switched"],
+)
+def test_graphiql_and_introspection_come_from_the_environment(variables, expected):
+    # when
+    seen = settings_in(clean_env(DJANGO_SECRET_KEY=A_SECRET_KEY, **variables), *expected)
+
+    # then
+    assert seen == expected
 
 
 # --- HTTPS ------------------------------------------------------------------------------------------------------
