@@ -159,6 +159,10 @@ def server_env(db_url: str, redis_url: str | None, **overrides: Any) -> dict[str
         DJANGO_SETTINGS_MODULE="bench.settings",
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(32),
+        # Plain HTTP on loopback: no redirect to HTTPS, and cookies that clients send back over HTTP (admin login).
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SESSION_COOKIE_SECURE="false",
+        DJANGO_CSRF_COOKIE_SECURE="false",
         DATABASE_URL=db_url,
         GRAPHQL_CACHE_DEBUG="false",
         LOG_LEVEL="WARNING",

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.urls import reverse
-from django.utils.functional import SimpleLazyObject
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.functional import SimpleLazyObject
 
 from accounts.selectors import user_get_active
 from core.errors import UNAUTHENTICATED, DomainError
@@ -110,7 +110,9 @@ class TokenUserMiddleware:
         token = bearer_token(request)
         if token is not None:
             # Lazily: a request whose answer does not depend on the viewer (a public cache hit) costs no query.
-            checked = SimpleLazyObject(lambda: user_from_token(token) if token else (None, "The bearer token is empty."))
+            checked = SimpleLazyObject(
+                lambda: user_from_token(token) if token else (None, "The bearer token is empty.")
+            )
             request.user = SimpleLazyObject(lambda: checked[0] or AnonymousUser())
             request.auth_error = SimpleLazyObject(lambda: checked[1] or "")
         return self.get_response(request)

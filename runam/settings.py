@@ -3,24 +3,55 @@
 from pathlib import Path
 
 import environ
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env")
+# python-dotenv rather than Env.read_env: a `#` starts a comment only after a space (`KEY=60  # 1 minute`), as in
+# a shell, so unquoted values keep theirs (Django's generated secret keys contain `#`). Values stay literal (no
+# ${VAR} expansion), and the real environment wins over the file.
+load_dotenv(env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")), override=False, interpolate=False)
 
 # local | test | production. Insecure conveniences (a default SECRET_KEY) exist only outside production.
+# manage.py and wsgi.py print an ImproperlyConfigured raised here as one line and exit 1.
 DJANGO_ENV = env.str("DJANGO_ENV", default="local")
 if DJANGO_ENV not in {"local", "test", "production"}:
     raise environ.ImproperlyConfigured("DJANGO_ENV must be one of local, test, production")
+PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DJANGO_DEBUG", default=DJANGO_ENV == "local")
-if DJANGO_ENV == "production":
-    SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+if PRODUCTION:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise environ.ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_ENV=production (see .env.example)"
+        )
 else:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-only-runam-key-do-not-use-in-production")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS ------------------------------------------------------------------------------------------------------
+# Production defaults are everything `check --deploy` asks for; elsewhere plain HTTP on a laptop must keep working.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+# `preload` only consents to the browsers' list: nothing happens until the registrable domain is submitted to it.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=PRODUCTION)
+# "HTTP_X_FORWARDED_PROTO,https" behind a TLS-terminating proxy that sets that header (and strips a client's own).
+# Unset by default: trusting a header that clients can send would make any plain request look secure.
+_proxy_ssl_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise environ.ImproperlyConfigured(
+        "DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+# Deploy checks refuse production on SQLite (no row locks: concurrent accepts and releases are unsafe) and on a
+# per-process cache (no invalidation between machines) unless these say it is meant (a single-machine demo).
+DJANGO_ALLOW_SQLITE_IN_PRODUCTION = env.bool("DJANGO_ALLOW_SQLITE_IN_PRODUCTION", default=False)
+CACHE_ALLOW_LOCMEM_IN_PRODUCTION = env.bool("CACHE_ALLOW_LOCMEM_IN_PRODUCTION", default=False)
 
 DJANGO_APPS = [
     "django.contrib.admin",
@@ -110,6 +141,11 @@ GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=10_000)
 GRAPHQL_APQ = env.bool("GRAPHQL_APQ", default=True)
 GRAPHQL_APQ_ALLOWLIST = env.bool("GRAPHQL_APQ_ALLOWLIST", default=False)
 GRAPHQL_APQ_TTL = env.int("GRAPHQL_APQ_TTL", default=7 * 24 * 3600)
+# The in-browser IDE on a GET that accepts HTML; off in production, where the API is for programs.
+GRAPHQL_GRAPHIQL = env.bool("GRAPHQL_GRAPHIQL", default=not PRODUCTION)
+# __schema and __type (never __typename). On everywhere: clients and code generators built on the contract read
+# the schema this way. Turning it off hides nothing (the contract publishes the schema) and breaks those tools.
+GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=True)
 
 GRAPHENE = {
     "SCHEMA": "runam.schema.schema",

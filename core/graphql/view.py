@@ -21,10 +21,10 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
 from django.views import View
-from graphql.validation import NoSchemaIntrospectionCustomRule
 from graphene_django import settings as graphene_django_settings
 from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from core.cache.conf import cache_enabled
 from core.cache.execution import CachingExecutionContext
@@ -120,7 +120,7 @@ class GraphQLView(View):
     def _shows_graphiql(self, request: HttpRequest) -> bool:
         return (
             request.method == "GET"
-            and getattr(settings, "GRAPHQL_GRAPHIQL", True)
+            and settings.GRAPHQL_GRAPHIQL
             and "text/html" in request.META.get("HTTP_ACCEPT", "")
             and "query" not in request.GET
             and "extensions" not in request.GET
@@ -190,7 +190,7 @@ class GraphQLView(View):
 
     def _rules(self) -> tuple[type, ...]:
         rules = tuple(specified_rules)
-        return rules if getattr(settings, "GRAPHQL_INTROSPECTION", True) else (*rules, NoSchemaIntrospectionCustomRule)
+        return rules if settings.GRAPHQL_INTROSPECTION else (*rules, NoSchemaIntrospectionCustomRule)
 
     def _execute(self, request: HttpRequest, parsed: ParsedDocument, operation_name, variables) -> ExecutionResult:
         try:
