@@ -25,7 +25,7 @@ MISSING_SECRET = "error: DJANGO_SECRET_KEY is required when DJANGO_ENV=productio
 
 
 def _json(response) -> dict:
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"].split(";")[0] in ("application/json", "application/graphql-response+json")
     return json.loads(response.content)
 
 
