@@ -149,6 +149,12 @@ class AdminForm(HTMLParser):
             self.fields[self._textarea] += data
 
 
+def admin_saved(response: requests.Response) -> bool:
+    """A form the admin accepted redirects onwards; a redirect to the login page (a lost or foreign session) is a
+    refusal, not a write."""
+    return response.status_code == 302 and "/admin/login/" not in response.headers.get("Location", "")
+
+
 def admin_session(base_url: str) -> requests.Session:
     from core.management.commands.seed_demo import ADMIN_PASSWORD, ADMIN_USERNAME
 
@@ -156,7 +162,8 @@ def admin_session(base_url: str) -> requests.Session:
     login = f"{base_url}/admin/login/"
     form = AdminForm(session.get(login, timeout=30).text).fields
     form.update(username=ADMIN_USERNAME, password=ADMIN_PASSWORD, next="/admin/")
-    if session.post(login, data=form, allow_redirects=False, timeout=30).status_code != 302:
+    response = session.post(login, data=form, allow_redirects=False, timeout=30)
+    if not admin_saved(response):
         raise RuntimeError("admin login failed")
     return session
 
@@ -309,7 +316,7 @@ class Torture:
             self.replies.append(
                 (started, Reply(response.status_code, {}, started, time.monotonic() - started), "admin")
             )
-            if response.status_code == 302:
+            if admin_saved(response):
                 self.wrote("admin", key, seq)
             else:
                 self.fail(f"admin POST answered {response.status_code}")

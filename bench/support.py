@@ -42,6 +42,7 @@ WORKERS = 2
 # gthread, not sync: sync workers close every connection (no keep-alive), so a load generator would mostly measure
 # TCP set-up, and two sync workers can never hold 64 requests at once (bench_stampede). Threads per worker:
 THREADS = 32
+RUN_SECRET = secrets.token_urlsafe(32)
 SERVER_ENV_DROP = ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CACHE_ENABLED", "GRAPHQL_CACHE_DEBUG")
 
 
@@ -158,7 +159,8 @@ def server_env(db_url: str, redis_url: str | None, **overrides: Any) -> dict[str
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         DJANGO_ENV="production",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(32),
+        # One secret per bench run: every server of the run must accept the tokens and sessions of the others.
+        DJANGO_SECRET_KEY=RUN_SECRET,
         # Plain HTTP on loopback: no redirect to HTTPS, and cookies that clients send back over HTTP (admin login).
         DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_SESSION_COOKIE_SECURE="false",
