@@ -281,7 +281,8 @@ def _internal_error() -> GraphQLError:
 def _public(error: GraphQLError) -> GraphQLError:
     """An error a client may see: an unexpected exception's text (SQL, codec, ...) is logged, not sent."""
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError) or settings.DEBUG:
+    # Without a path the error comes from coercing the request's variables: its text is about the client's input.
+    if original is None or isinstance(original, GraphQLError) or not error.path or settings.DEBUG:
         return error
     logger.error("GraphQL resolver failed at %s", error.path, exc_info=original)
     return GraphQLError(
