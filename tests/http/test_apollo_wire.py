@@ -308,6 +308,8 @@ def test_get_for_hashed_queries_round_trip(api_client, cache_debug, django_asser
     # then
     assert not_found.status_code == PERSISTED_QUERY_NOT_FOUND_STATUS
     assert_apollo_reads_error(not_found, PERSISTED_QUERY_NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
+    # a 404 to a GET is heuristically cacheable (RFC 9111 4.2.2): the browser must not keep answering the hash with it
+    assert header_tokens(not_found, "Cache-Control") == PERSISTED_QUERY_CACHE_CONTROL
     assert retried.status_code == 200
     assert hashed.status_code == 200
     assert body_json(hashed)["data"] == body_json(retried)["data"]

@@ -18,7 +18,7 @@ checked with the header truly missing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -550,3 +550,56 @@ def test_a_get_with_a_query_chooses_the_query_operation_of_a_mixed_document(api_
     # then
     assert response.status_code == 200
     assert body_json(response) == {"data": TYPENAME_DATA}
+
+
+def test_head_is_answered_as_get_without_a_body(api_client):
+    # given: docs/http.md step 1, "HEAD as GET"
+    request = replace(get_form({"query": TYPENAME_QUERY}, accept=APPLICATION_JSON), method="HEAD")
+
+    # when
+    response = request.send(api_client)
+
+    # then
+    assert response.status_code == 200
+    assert media_type(response) == APPLICATION_JSON_UTF8
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/graphql", TYPENAME_QUERY),  # the body is the query
+        ("application/json; charset=UTF-8", json.dumps({"query": TYPENAME_QUERY})),
+        ("application/json;charset=utf-8", json.dumps({"query": TYPENAME_QUERY})),
+    ],
+    ids=["graphql", "json-upper-charset", "json-no-space"],
+)
+def test_post_media_types_that_run(api_client, content_type, body):
+    # when
+    response = WireRequest("POST", body, content_type, APPLICATION_JSON).send(api_client)
+
+    # then
+    assert response.status_code == 200
+    assert body_json(response) == {"data": TYPENAME_DATA}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", f"query={TYPENAME_QUERY}"),
+        (
+            "multipart/form-data; boundary=x",
+            f'--x\r\nContent-Disposition: form-data; name="query"\r\n\r\n{TYPENAME_QUERY}\r\n--x--',
+        ),
+        ("text/plain", json.dumps({"query": TYPENAME_QUERY})),
+    ],
+    ids=["form", "multipart", "text"],
+)
+def test_post_media_types_that_are_415(api_client, content_type, body):
+    # when: docs/http.md step 4, "other content types are 415" (a form POST is also how CSRF rides)
+    response = WireRequest("POST", body, content_type, APPLICATION_JSON).send(api_client)
+
+    # then
+    assert response.status_code == 415
+    assert "data" not in body_json(response)
+    assert error_codes(response) == ["BAD_REQUEST"]
