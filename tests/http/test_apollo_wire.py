@@ -53,14 +53,14 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 # Apollo Client 4, selectHttpOptionsAndBody.ts:21 and :34 (sent on every request, GET included).
 APOLLO_ACCEPT = "application/graphql-response+json,application/json;q=0.9"
-APOLLO_HEADERS = {"accept": APOLLO_ACCEPT, "content-type": APPLICATION_JSON}
 
 # Documents as Apollo Client sends them: print()ed by graphql-js (graphql-core's print_ast prints the same text),
 # with __typename added to every selection set by InMemoryCache. Each test names its operation differently so that
 # each has its own hash: hash → text is remembered by the process, and a test must not find another's.
 ROLES_DOCUMENT = "query {name} {{ roles {{ id name __typename }} }}"
 BANKS_DOCUMENT = "query {name}($country: String!) {{ banks(country: $country) {{ id name __typename }} }}"
-ME_DOCUMENT = "query Me { me { id username } }"
+ME_DOCUMENT = "query Me { me { id username __typename } }"
+GQL_ME_DOCUMENT = "query Me { me { id username } }"
 GQL_BANKS_DOCUMENT = "query Banks($country: String!) { banks(country: $country) { id name } }"
 
 PERSISTED_QUERY_NOT_FOUND = "PersistedQueryNotFound"
@@ -359,7 +359,7 @@ def test_get_for_queries_of_a_signed_in_viewer(api_client_for):
 
     # then
     assert response.status_code == 200
-    assert body_json(response) == {"data": {"me": {"id": str(alice.pk), "username": "alice"}}}
+    assert body_json(response) == {"data": {"me": {"id": str(alice.pk), "username": "alice", "__typename": "Viewer"}}}
 
 
 # --- (d) Python gql ---------------------------------------------------------------------------------------------------
@@ -439,7 +439,7 @@ def test_gql_requests_transport_with_a_bearer_header(gql_session):
     session, adapter = gql_session({"Authorization": f"Bearer {token}"})
 
     # when
-    data = session.execute(gql(ME_DOCUMENT))
+    data = session.execute(gql(GQL_ME_DOCUMENT))
 
     # then
     assert data == {"me": {"id": str(alice.pk), "username": "alice"}}
