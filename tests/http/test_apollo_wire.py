@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 import requests
 from django.core.management import call_command
 from gql import Client, gql
@@ -175,6 +176,40 @@ def test_a_registered_hash_alone_is_answered_from_the_server_cache(
     assert body["data"] == body_json(registered)["data"]
     assert len(body["data"]["roles"]) == 3
     assert body["extensions"]["cache"]["operation"] == "HIT"
+
+
+def test_a_registered_text_lives_in_the_cache_backend_for_the_apq_ttl(api_client, redis_cache, redis_url, settings):
+    # given
+    settings.GRAPHQL_APQ_TTL = 120
+    text = roles_text("RolesTtl")
+
+    # when
+    apollo_post("RolesTtl", {}, extensions=persisted_query(text), query=text).send(api_client)
+
+    # then: docs/http.md: stored under apq:<hash> (our key prefix before it) with GRAPHQL_APQ_TTL
+    server = redis.Redis.from_url(redis_url)
+    [key] = [key for key in server.scan_iter(match=f"*apq:{sha256(text)}*")]
+    assert 0 < server.ttl(key) <= 120
+
+
+def test_a_hash_only_hit_costs_no_more_redis_round_trips_than_the_text(api_client, redis_cache, redis_round_trips):
+    # given: registered, and its answer cached
+    RoleFactory.create_batch(2)
+    text = roles_text("RolesTrips")
+    apollo_post("RolesTrips", {}, extensions=persisted_query(text), query=text).send(api_client)
+    apollo_post("RolesTrips", {}, query=text).send(api_client)
+
+    # when
+    redis_round_trips.reset()
+    by_text = apollo_post("RolesTrips", {}, query=text).send(api_client)
+    text_trips = redis_round_trips.count
+    redis_round_trips.reset()
+    by_hash = apollo_post("RolesTrips", {}, extensions=persisted_query(text)).send(api_client)
+    hash_trips = redis_round_trips.count
+
+    # then: the process remembers hash → text (immutable), so the hash costs no lookup of its own
+    assert by_hash.content == by_text.content
+    assert hash_trips == text_trips
 
 
 def test_a_hash_that_is_not_the_sha256_of_the_text_is_refused_and_not_stored(api_client):
