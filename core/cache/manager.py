@@ -179,6 +179,11 @@ def warmer(fn: Warmer | None = None, /, *, name: str | None = None) -> Any:
     return register(fn) if fn is not None else register
 
 
+def registered_warmers() -> list[str]:
+    """The names CacheManager.warm_up() can run, in registration order."""
+    return list(_warmers)
+
+
 class CacheManager:
     """Imperative access to the cache. Keys may be given with or without the `runam:` prefix."""
 
