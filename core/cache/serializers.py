@@ -33,30 +33,32 @@ class Tracked:
     open: set[int] = field(default_factory=set)  # ids of the instances being encoded: related objects loop back
 
 
-def _encode(value: Any, seen: Tracked) -> Any:
+def _encode(value: Any, seen: Tracked, nested: bool = False) -> Any:
+    # `nested`: inside a container, where a model instance may stand for a list's membership (see _track).
     if value is None or isinstance(value, (str, int, float)):  # bool is an int
         return value
     if isinstance(value, list):
-        return [_encode(item, seen) for item in value]
+        return [_encode(item, seen, True) for item in value]
     if isinstance(value, dict):
         if TAG in value or not all(isinstance(key, str) for key in value):
-            return {TAG: "map", "v": [[_encode(key, seen), _encode(item, seen)] for key, item in value.items()]}
-        return {key: _encode(item, seen) for key, item in value.items()}
+            pairs = [[_encode(key, seen, True), _encode(item, seen, True)] for key, item in value.items()]
+            return {TAG: "map", "v": pairs}
+        return {key: _encode(item, seen, True) for key, item in value.items()}
     if isinstance(value, models.Model):
-        return _encode_instance(value, seen, in_list=False)
+        return _encode_instance(value, seen, in_list=nested)
     if isinstance(value, models.QuerySet):
         # Evaluated once here (the caller's queryset keeps its rows); stored and returned as a list.
         rows = list(value)
         if value._iterable_class is models.query.ModelIterable:
             return [_encode_instance(row, seen, in_list=True) for row in rows]
         _track(value.model, None, seen, in_list=True)
-        return [_encode(row, seen) for row in rows]
+        return [_encode(row, seen, True) for row in rows]
     if isinstance(value, tuple):
-        return {TAG: "tuple", "v": [_encode(item, seen) for item in value]}
+        return {TAG: "tuple", "v": [_encode(item, seen, True) for item in value]}
     if isinstance(value, frozenset):
-        return {TAG: "frozenset", "v": [_encode(item, seen) for item in value]}
+        return {TAG: "frozenset", "v": [_encode(item, seen, True) for item in value]}
     if isinstance(value, set):
-        return {TAG: "set", "v": [_encode(item, seen) for item in value]}
+        return {TAG: "set", "v": [_encode(item, seen, True) for item in value]}
     if isinstance(value, datetime):  # before date: a datetime is a date
         return {TAG: "datetime", "v": value.isoformat()}
     if isinstance(value, date):
@@ -80,8 +82,8 @@ def _track(model: type[models.Model], pk: Any, seen: Tracked, *, in_list: bool) 
         # Its writes bump nothing, so nothing would ever drop the entry: refuse rather than serve stale rows.
         raise TypeError(f"cannot cache a {model._meta.label} instance: its writes are not tracked (CACHE_INVALIDATION)")
     seen.labels.add(label)
-    # A row write bumps the row and `queryset:<label>`; a bulk write the type and `queryset:<label>`. A list can
-    # also gain or lose rows, which only `queryset:<label>` says.
+    # A row write bumps the row and `queryset:<label>`; a bulk write the type and `queryset:<label>`. An instance in
+    # a container may be one of a list that can gain or lose rows, which only `queryset:<label>` says.
     seen.families.add(queryset_family(model) if in_list else type_family(model))
     if pk is not None:
         seen.families.add(row_family(model, pk))
