@@ -83,7 +83,7 @@ def test_warm_up_runs_the_shipped_warmers(cache_backend):
 
 
 def test_warm_cache_refuses_an_unknown_warmer():
-    with pytest.raises(CommandError, match="no warmer named nope; registered: .*banks, roles"):
+    with pytest.raises(CommandError, match=r"no warmer named nope; registered: .*banks, roles"):
         warm("--name", "nope")
 
 
