@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User, UserProfile
-from core.factories import AdminUserFactory, BankFactory, ErrandFactory, RoleFactory
+from core.factories import AdminUserFactory, BankFactory, ErrandFactory, RoleFactory, UserFactory
 from errands.models import Errand
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +165,30 @@ def test_adding_a_user_in_the_admin_creates_exactly_one_profile(admin_browser):
     assert UserProfile.objects.filter(user=user).count() == 1
     profile_page = admin_browser.get(f"/admin/accounts/user/{user.pk}/change/")
     assert b'name="profile-0-country"' in profile_page.content
+
+
+def test_admin_adds_an_open_errand_under_the_api_rules(admin_browser):
+    # given
+    creator = UserFactory()
+    form = {
+        "title": "Buy bread",
+        "description": "Two loaves.",
+        "category": "groceries",
+        "budget": "1500.00",
+        "currency": "NGN",
+        "pickup_address": "Market",
+        "dropoff_address": "Home",
+        "deadline_0": "2001-01-01",
+        "deadline_1": "12:00:00",
+        "created_by": creator.pk,
+    }
+
+    # when
+    refused = admin_browser.post("/admin/errands/errand/add/", form)
+    added = admin_browser.post("/admin/errands/errand/add/", {**form, "deadline_0": "", "deadline_1": ""})
+
+    # then
+    assert "The deadline must be in the future." in str(refused.context["adminform"].form.errors["deadline"])
+    assert added.status_code == 302
+    errand = Errand.objects.get()
+    assert (errand.status, errand.runner, errand.created_by) == ("OPEN", None, creator)
