@@ -15,7 +15,14 @@ class RoleType(DjangoObjectType):
         fields = ("id", "name", "description")
 
 
+# Declared rather than converted where the model has help_text: graphene-django would publish it as the field's
+# description, and the public descriptions are the contract's (Django's "Required. 150 characters or fewer..."
+# is a form hint, not API documentation).
+
+
 class BankType(DjangoObjectType):
+    code = graphene.String(required=True)
+
     class Meta:
         model = Bank
         name = "Bank"
@@ -30,6 +37,8 @@ class UserProfileType(DjangoObjectType):
 
 
 class UserType(DjangoObjectType):
+    username = graphene.String(required=True)
+
     class Meta:
         model = User
         name = "User"
@@ -38,6 +47,7 @@ class UserType(DjangoObjectType):
 
 
 class ViewerType(DjangoObjectType):
+    username = graphene.String(required=True)
     profile = graphene.NonNull(UserProfileType)
 
     class Meta:

@@ -112,6 +112,32 @@ def errand_cancel(*, errand_id: int, user: User) -> Errand:
     return errand
 
 
+def errand_check_admin_edit(*, errand: Errand | None, changes: dict[str, Any]) -> dict[str, str]:
+    """Problems (by model field name) with an admin form's changed fields, under the API's rules: the money and
+    text rules of createErrand/updateErrand, and budget, currency and creator fixed once the errand has left OPEN,
+    because its escrow (payer = creator, amount = budget) was made from them."""
+    problems: dict[str, str] = {}
+    fixed = {"budget", "currency", "created_by"} & set(changes)
+    if errand is not None and errand.status != ErrandStatus.OPEN and fixed:
+        escrow = getattr(errand, "escrow", None)
+        held = ""
+        if escrow is not None:
+            held = f" Its escrow {escrow.reference} is {escrow.status}, {escrow.amount} {escrow.currency}."
+        for name in sorted(fixed):
+            problems[name] = (
+                f"This errand is {errand.status}: its {name.replace('_', ' ')} can only change while it is OPEN, "
+                f"as through updateErrand.{held}"
+            )
+    checked = {name: value for name, value in changes.items() if name in (*EDITABLE_FIELDS, "currency")}
+    try:
+        _clean(checked)
+    except InvalidInput as refused:
+        names = {graphql: name for name, graphql in _INPUT_NAMES.items()}
+        for field, message in refused.problems.items():
+            problems.setdefault(names.get(field, field), message)
+    return problems
+
+
 def _lock(errand_id: int) -> Errand:
     # No select_related: PostgreSQL cannot lock the nullable side of an outer join (runner).
     errand = Errand.objects.select_for_update().filter(pk=errand_id).first()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from escrows.models import Escrow, EscrowStatus
+from escrows.models import Escrow
 
 
 @admin.register(Escrow)
@@ -9,13 +9,11 @@ class EscrowAdmin(admin.ModelAdmin):
     list_select_related = ("errand", "payer", "payee")
     list_filter = ("status", "currency", "created_at")
     search_fields = ("reference", "errand__title", "payer__username", "payee__username")
-    raw_id_fields = ("errand",)
-    autocomplete_fields = ("payer", "payee")
-    readonly_fields = ("reference", "created_at", "updated_at")
+    # An escrow is made by acceptErrand from its errand (amount = budget, payer = creator, payee = runner) and
+    # moves only through the mutations: nothing here may make it disagree with its errand.
+    readonly_fields = (
+        "reference", "errand", "amount", "currency", "status", "payer", "payee", "created_at", "updated_at",
+    )  # fmt: skip
 
-    def get_readonly_fields(self, request, obj=None):
-        # Once money has moved (anything but PENDING), the amount is history, not a setting.
-        readonly = super().get_readonly_fields(request, obj)
-        if obj is not None and obj.status != EscrowStatus.PENDING:
-            return (*readonly, "amount", "currency")
-        return readonly
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -171,7 +171,8 @@ CACHE_OUTAGE_RETRY_INTERVAL = env.float("CACHE_OUTAGE_RETRY_INTERVAL", default=1
 CACHE_WRITE_PENDING_TTL = env.float("CACHE_WRITE_PENDING_TTL", default=60.0)
 # Local memory only: the file through which this machine's processes pass their invalidations to each other.
 # Unset: one per project and database in the temp directory; empty: off (a single process).
-CACHE_LOCMEM_JOURNAL = env.str("CACHE_LOCMEM_JOURNAL", default=None)
+# (Not default=None: django-environ then reads an empty value as None, and "off" would mean "the default file".)
+CACHE_LOCMEM_JOURNAL = env.str("CACHE_LOCMEM_JOURNAL") if "CACHE_LOCMEM_JOURNAL" in env.ENVIRON else None
 # Adds extensions.cache (per field HIT/MISS, family, TTL) to GraphQL responses.
 GRAPHQL_CACHE_DEBUG = env.bool("GRAPHQL_CACHE_DEBUG", default=DEBUG)
 

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
-from graphql import build_schema, find_breaking_changes
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType, build_schema, find_breaking_changes
 
 from runam.schema import schema
 
@@ -35,3 +36,34 @@ def test_the_check_notices_a_missing_field():
 
     # then
     assert [change.description for change in changes] == ["Role.colour was removed."]
+
+
+def _descriptions(graphql_schema, names) -> dict[str, str | None]:
+    found = {}
+    for name in names:
+        kind = graphql_schema.type_map[name]
+        found[name] = kind.description
+        for field_name, field in getattr(kind, "fields", {}).items():
+            found[f"{name}.{field_name}"] = field.description
+            for arg_name, arg in getattr(field, "args", {}).items():
+                found[f"{name}.{field_name}({arg_name})"] = arg.description
+        for value_name, value in getattr(kind, "values", {}).items():
+            found[f"{name}.{value_name}"] = value.description
+    return found
+
+
+def test_the_contract_descriptions_are_the_schema_descriptions():
+    # given
+    contract = build_schema(CONTRACT.read_text())
+    kinds = (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType)
+    names = [name for name, kind in contract.type_map.items() if isinstance(kind, kinds) and not name.startswith("__")]
+    expected = {name: text for name, text in _descriptions(contract, names).items() if text is not None}
+    help_texts = {str(field.help_text) for model in apps.get_models() for field in model._meta.get_fields()
+                  if getattr(field, "help_text", "")}  # fmt: skip
+
+    # when
+    live = _descriptions(schema.graphql_schema, [name for name in schema.graphql_schema.type_map if name[:2] != "__"])
+
+    # then: the contract's text wherever it has one, and no model form hint anywhere
+    assert {name: live[name] for name in expected} == expected
+    assert {name: text for name, text in live.items() if text in help_texts} == {}

@@ -2,11 +2,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from accounts.models import Bank, Role, User
 from core.management.commands.seed_demo import ADMIN_PASSWORD, DEMO_PASSWORD
 from errands.models import Errand, ErrandStatus
 from escrows.models import Escrow, EscrowStatus
+from tests.fixtures.api import ApiClient, get_graphql_content
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +77,52 @@ def test_seed_demo_twice_changes_nothing():
     # then
     assert _snapshot() == before
     assert "already there" in output
+
+
+CREATE_ERRAND_MUTATION = """
+mutation CreateErrand($input: CreateErrandInput!) {
+  createErrand(input: $input) { errand { id } errors { code message } }
+}
+"""
+
+
+def test_seed_demo_does_not_count_errands_made_through_the_api_as_demo_errands():
+    # given
+    _seed(errands=40)
+    alice = User.objects.get(username="alice")
+    created = ApiClient(alice).post_graphql(
+        CREATE_ERRAND_MUTATION,
+        {
+            "input": {
+                "title": "Collect my passport",
+                "description": "From the embassy, before noon.",
+                "category": "documents",
+                "budget": "2500.00",
+                "pickupAddress": "Embassy",
+                "dropoffAddress": "Home",
+            }
+        },
+    )
+    assert get_graphql_content(created)["data"]["createErrand"]["errors"] == []
+
+    # when
+    output = _seed(errands=40)
+
+    # then
+    assert "40 demo errands already there" in output
+    assert "1 other errand by the demo people left alone" in output
+    assert Errand.objects.count() == 41
+
+
+def test_admin_header_greets_the_demo_admin_by_name():
+    # given
+    _seed(errands=0)
+    browser = Client()
+    assert browser.login(username="admin", password=ADMIN_PASSWORD)
+
+    # when
+    page = browser.get("/admin/")
+
+    # then
+    assert page.status_code == 200
+    assert b"<strong>admin</strong>" in page.content

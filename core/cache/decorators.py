@@ -7,9 +7,11 @@ import functools
 import inspect
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -76,8 +78,21 @@ def _keyable(value: Any) -> bool:
     return False
 
 
+def _module_name(fn: Callable[..., Any]) -> str:
+    """A function of `python script.py` lives in `__main__`, and keys may not start with `_` (internal keys do):
+    name it after the script (`script`), or the module `python -m` ran, instead."""
+    if fn.__module__ != "__main__":
+        return fn.__module__
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and not spec.name.startswith("_"):
+        return spec.name.removesuffix(".__main__")
+    stem = Path(getattr(main, "__file__", "") or "main").stem.lstrip("_")
+    return stem or "main"
+
+
 def _default_template(fn: Callable[..., Any], key_prefix: str | None) -> str:
-    prefix = key_prefix or f"{fn.__module__}.{fn.__qualname__}".replace("<locals>.", "")
+    prefix = key_prefix or f"{_module_name(fn)}.{fn.__qualname__}".replace("<locals>.", "")
     names = list(inspect.signature(fn).parameters)
     return ":".join([prefix, *(f"{{{{{name}}}}}" for name in names)])
 

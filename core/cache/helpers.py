@@ -96,7 +96,7 @@ def cache_queryset(qs: models.QuerySet, timeout: int | None = None) -> list[Any]
             stats.record(family, "hit")
             return rows
     stats.record(family, "miss")
-    result = list(qs)
+    result = list(qs.all())  # a fresh evaluation: the caller's queryset may hold rows from an earlier one
     ttl = conf.default_timeout() if timeout is None else timeout
     if found.ticket is None or ttl <= 0:
         return result

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal, TypeVar
+
+from asgiref.sync import sync_to_async
 
 from core.cache import conf, invalidation, keys, serializers, stats
 from core.cache.invalidation import in_dirty_transaction
@@ -44,12 +47,26 @@ def _decode(found: Lookup) -> Any:
         return _UNREADABLE
 
 
-def _encode(value: object) -> str | None:
+def _encode(value: object) -> tuple[str, serializers.Tracked] | None:
     try:
-        return serializers.dumps(value)
+        return serializers.dumps_tracked(value)
     except (TypeError, ValueError) as exc:
         log.warning("value not cacheable (%s): returned uncached", exc)
         return None
+
+
+def _guarded(ticket: Ticket, tracked: serializers.Tracked) -> Ticket:
+    """The ticket guarded by the write clocks of the models the value shows, and only those."""
+    wanted = {keys.clock_key(label) for label in tracked.labels}
+    return replace(ticket, guards={name: token for name, token in ticket.guards.items() if name in wanted})
+
+
+def _store_value(store: GenerationStore, ticket: Ticket, payload: str, tracked: serializers.Tracked, ttl: int) -> bool:
+    if not tracked.labels:
+        return store.store(ticket, payload, ttl)
+    # Model rows: the entry also lists their generations, read atomically with the store, and the store is a
+    # no-op if one of their models was written while the value was computed (the clocks read by the lookup).
+    return store.store(_guarded(ticket, tracked), payload, ttl, families=tracked.families, guarded=True)
 
 
 def _put(store: GenerationStore, ticket: Ticket, value: object, ttl: int | None) -> bool:
@@ -57,8 +74,8 @@ def _put(store: GenerationStore, ticket: Ticket, value: object, ttl: int | None)
         # Under snapshot isolation the value may come from a snapshot older than the generations just read.
         return False
     seconds = _ttl(ttl)
-    payload = _encode(value) if seconds > 0 else None
-    if payload is None or not store.store(ticket, payload, seconds):
+    encoded = _encode(value) if seconds > 0 else None
+    if encoded is None or not _store_value(store, ticket, *encoded, seconds):
         return False
     stats.record(keys.family_of(ticket.key), "set")
     return True
@@ -79,7 +96,8 @@ def cached_call(key: str, compute: Callable[[], T], ttl: int | None = None) -> t
     if not usable():
         return compute(), "bypass"
     store, family = get_store(), keys.family_of(key)
-    found = store.lookup(key)
+    clocks = invalidation.tracked_labels()  # read before computing, in case the value holds model rows
+    found = store.lookup(key, clocks=clocks)
     hit, value = _hit(store, key, found)
     if hit:
         stats.record(family, "hit")
@@ -91,7 +109,7 @@ def cached_call(key: str, compute: Callable[[], T], ttl: int | None = None) -> t
     if store.acquire(key, max(100, int(wait * 1000))):
         try:
             # Re-check under the lock: a previous holder may have stored between our miss and our lock.
-            again = store.lookup(key)
+            again = store.lookup(key, clocks=clocks)
             hit, value = _hit(store, key, again)
             if hit:
                 return value, "hit"
@@ -106,7 +124,9 @@ def cached_call(key: str, compute: Callable[[], T], ttl: int | None = None) -> t
             return value, "hit"
         # The holder is slow or died: compute ourselves (bounded wait, never a pile-up behind one caller).
         result = compute()
-        stored = _put(store, waited.ticket or found.ticket, result, ttl)
+        # The clocks read before our first lookup guard this computation too (wait_for reads none).
+        ticket = replace(waited.ticket, guards=found.ticket.guards) if waited.ticket else found.ticket
+        stored = _put(store, ticket, result, ttl)
     return result, "stored" if stored else "not stored"
 
 
@@ -115,7 +135,7 @@ async def acached_call(key: str, compute: Callable[[], Awaitable[T]], ttl: int |
     if not conf.cache_enabled():
         return await compute(), "bypass"
     store, family = get_store(), keys.family_of(key)
-    found = await store.alookup(key)
+    found = await store.alookup(key, clocks=invalidation.tracked_labels())
     if found.hit:
         value = _decode(found)
         if value is not _UNREADABLE:
@@ -124,8 +144,12 @@ async def acached_call(key: str, compute: Callable[[], Awaitable[T]], ttl: int |
     stats.record(family, "miss")
     result = await compute()
     seconds = _ttl(ttl)
-    payload = _encode(result) if seconds > 0 and found.ticket is not None else None
-    if payload is None or found.ticket is None or not await store.astore(found.ticket, payload, seconds):
+    encoded = _encode(result) if seconds > 0 and found.ticket is not None else None
+    if (
+        encoded is None
+        or found.ticket is None
+        or not await sync_to_async(_store_value, thread_sensitive=False)(store, found.ticket, *encoded, seconds)
+    ):
         return result, "not stored"
     stats.record(family, "set")
     return result, "stored"
@@ -153,6 +177,11 @@ def warmer(fn: Warmer | None = None, /, *, name: str | None = None) -> Any:
         return func
 
     return register(fn) if fn is not None else register
+
+
+def registered_warmers() -> list[str]:
+    """The names CacheManager.warm_up() can run, in registration order."""
+    return list(_warmers)
 
 
 class CacheManager:

@@ -2,9 +2,11 @@
 
 Counting is a dict increment in the process; a daemon thread adds the counts to one Redis hash (HINCRBY
 `family|event`, one pipeline) at most once per CACHE_STATS_FLUSH_INTERVAL, so a hit never pays a round trip and
-every process's counts add up. On LocMem the counters stay in the process, like the cache itself.
+every process's counts add up. On LocMem the counters stay in the process, like the cache itself. What is still
+pending when the process exits (a management command, a script) is flushed at exit.
 """
 
+import atexit
 import os
 import threading
 from collections import Counter
@@ -107,6 +109,13 @@ class Stats:
 
 
 _default = Stats()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # A command that ran for less than the flush interval would otherwise lose every count it made.
+    if _default._pending and _default._pid == os.getpid():
+        _default.flush()
 
 
 def record(family: str, event: str, n: int = 1) -> None:

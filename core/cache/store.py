@@ -32,8 +32,10 @@ from core.cache.keys import (
     clock_key,
     epoch_key,
     family_from_pattern,
+    family_of,
     gen_key,
     glob_regex,
+    is_internal,
     lock_key,
     pending_key,
     prefix_families,
@@ -301,6 +303,11 @@ class GenerationStore:
 
     def count(self, glob: str = "*") -> int:
         return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=True, internal=False), 0)
+
+    def families(self) -> list[str]:
+        """The first segments of the entries under our prefix (bookkeeping keys left out): what a glob can match."""
+        names = self._call(lambda: [name for name in self._keys(scoped_glob("*")) if not is_internal(name)], [])
+        return sorted({family_of(name) for name in names})
 
     def clear_all(self, *, dry_run: bool = False) -> int:
         removed = self._call(lambda: self._sweep(scoped_glob("*"), dry_run=dry_run), 0)

@@ -140,6 +140,24 @@ def test_the_admin_index_links_the_dashboard_for_those_allowed(request, make_bro
 # --- what it shows --------------------------------------------------------------------------------------------
 
 
+def test_the_summary_shows_entries_apart_from_bookkeeping_keys(cache_backend, cache_admin, api_client):
+    # given: two errands loaded: two field entries and two whole responses, and their generations
+    load_errands(api_client, ErrandFactory.create_batch(2))
+
+    # when
+    page = cache_admin.get(DASHBOARD_URL)
+
+    # then
+    store = get_store()
+    entries, everything = store.count("*"), store.info()["keys"]
+    assert entries == 4 and everything > entries
+    assert (page.context["entries"], page.context["bookkeeping"]) == (entries, everything - entries)
+    html = page.content.decode()
+    assert re.search(rf'id="cache-entries">.*?<span class="value">{entries}</span>', html, re.DOTALL)
+    assert re.search(rf'id="cache-bookkeeping">.*?<span class="value">{everything - entries}</span>', html, re.DOTALL)
+    assert "incl. generations" not in html
+
+
 def test_policies_show_ttl_scope_counters_ratio_and_keys(cache_backend, cache_admin, api_client):
     # given: one errand loaded three times (a miss, then two whole-response hits), another once
     errands = ErrandFactory.create_batch(2)

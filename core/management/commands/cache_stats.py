@@ -46,6 +46,11 @@ class Command(BaseCommand):
         keys = "unknown" if info.get("keys") is None else str(info["keys"])
         self.stdout.write(f"\nbackend: {info['backend']}  keys: {keys}  memory: {_size(info.get('memory'))}")
         if info["backend"] == "locmem":
-            self.stdout.write("(local memory: counters and entries belong to this process only)")
+            # This command is a process of its own: on local memory it can only ever see itself.
+            self.stdout.write(
+                "Local memory: these are this command's own counters and keys, not the running server's (each "
+                "process counts and caches in its own memory). See the server's on its admin cache dashboard "
+                "(/admin/core/cachedashboard/); with REDIS_URL set, every process's counts add up here."
+            )
         if not info["healthy"]:
             raise CommandError(f"cache backend unreachable ({info.get('error')}): counters shown are this process's")

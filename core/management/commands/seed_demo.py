@@ -57,6 +57,7 @@ ERRAND_IDEAS = {
     "queueing": ("Queue for me at {place}", "Hold a place in line until I arrive, about two hours."),
     "shopping": ("Buy a phone charger at {place}", "USB-C, at least 20 W; keep the receipt."),
 }
+DEMO_DESCRIPTIONS = sorted({description for _title, description in ERRAND_IDEAS.values()})
 PLACES = ("the mall", "the central market", "the bank branch", "the post office", "the pharmacy on Main Street",
           "the university gate", "the bus terminal", "the embassy", "the supermarket", "the hospital")  # fmt: skip
 # (trait, weight): a board that is mostly open, with every stage of the lifecycle represented.
@@ -95,9 +96,14 @@ class Command(BaseCommand):
         ]
         admin = self._person(ADMIN_USERNAME, ADMIN_PASSWORD, factory_class=AdminUserFactory, role=roles["support"])
 
-        existing = Errand.objects.filter(created_by__in=people).count()
+        # Demo errands carry one of the generated descriptions; errands the demo people made since (through the
+        # API, say) are theirs, not demo data.
+        theirs = Errand.objects.filter(created_by__in=people)
+        existing = theirs.filter(description__in=DEMO_DESCRIPTIONS).count()
         if existing:
-            self.stdout.write(f"Errands: {existing} demo errands already there, none added.")
+            others = theirs.count() - existing
+            also = f" ({others} other errand{'s' if others != 1 else ''} by the demo people left alone)"
+            self.stdout.write(f"Errands: {existing} demo errands already there, none added{also if others else ''}.")
         else:
             self._errands(people, errands)
             self.stdout.write(f"Errands: created {errands}, with their escrows.")
@@ -108,8 +114,14 @@ class Command(BaseCommand):
         self.stdout.write(f"  {admin.username:<8} password {ADMIN_PASSWORD}  (staff + superuser: /admin/)")
 
     def _person(self, username: str, password: str, factory_class=UserFactory, **profile) -> User:
-        user = factory_class(username=username, **{f"profile__{name}": value for name, value in profile.items()})
-        changed = []
+        # Names the sign-in page and the admin header can show: not the factory's invented ones.
+        names = {"first_name": "" if factory_class is AdminUserFactory else username.title(), "last_name": ""}
+        user = factory_class(
+            username=username, **names, **{f"profile__{name}": value for name, value in profile.items()}
+        )
+        changed = [name for name, value in names.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, names[name])
         if factory_class is AdminUserFactory and not (user.is_staff and user.is_superuser):
             user.is_staff = user.is_superuser = True
             changed += ["is_staff", "is_superuser"]

@@ -1,12 +1,17 @@
 """`manage.py clear_cache` and `manage.py cache_stats`."""
 
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.cache import caches
 from django.core.management import CommandError, call_command
 
 from core.cache import CacheManager
+from tests.fixtures.cache import locmem_caches
 
 
 def run(*args):
@@ -105,3 +110,106 @@ def redis_down(restartable_redis):
     """The default cache is a redis-server of this test, stopped: an outage."""
     restartable_redis.stop()
     return restartable_redis
+
+
+def manage(*args, settings, env=None):
+    """`python manage.py ...` as its own process, as an operator runs it next to a running server."""
+    environment = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "REDIS_URL": "",
+        "CACHE_LOCMEM_JOURNAL": settings.CACHE_LOCMEM_JOURNAL,
+        **(env or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_clear_cache_all_on_local_memory_says_it_reached_the_server_through_the_journal(settings):
+    # given: this test process stands for the running server, with an entry in its own memory
+    settings.CACHES = locmem_caches()
+    CacheManager.set("user_profile:5", {"bio": "runner"})
+
+    # when
+    out = manage("clear_cache", "--all", settings=settings)
+
+    # then
+    assert "Removed 0 keys under the prefix from this command's own memory (locmem)." in out
+    assert "In every other process of this machine (the running server too) everything they cached stops" in out
+    assert settings.CACHE_LOCMEM_JOURNAL in out
+    assert CacheManager.get("user_profile:5") is None
+
+
+def test_clear_cache_family_pattern_on_local_memory_names_the_family_it_invalidated(settings):
+    # given
+    settings.CACHES = locmem_caches()
+    CacheManager.set("user_profile:5", {"bio": "runner"})
+    CacheManager.set("roles", ["runner"])
+
+    # when
+    out = manage("clear_cache", "--pattern", "user_profile:*", settings=settings)
+
+    # then
+    assert "family 'user_profile' stops being served (one generation bump)" in out
+    assert CacheManager.get("user_profile:5") is None
+    assert CacheManager.get("roles") == ["runner"]
+
+
+def test_clear_cache_glob_on_local_memory_says_other_processes_are_not_scanned(settings):
+    # given
+    settings.CACHES = locmem_caches()
+    CacheManager.set("banks_list:NG", ["Access Bank"])
+
+    # when
+    out = manage("clear_cache", "--pattern", "banks*", settings=settings)
+
+    # then
+    assert "drop only their whole responses (gql)" in out
+    assert "'banks*' names no family" in out
+
+
+def test_clear_cache_without_journal_says_the_server_keeps_its_entries(settings):
+    # when
+    out = manage("clear_cache", "--all", settings=settings, env={"CACHE_LOCMEM_JOURNAL": ""})
+
+    # then
+    assert "The journal is off" in out
+    assert "restart them to clear their memory" in out
+
+
+def test_a_pattern_matching_nothing_lists_the_families_in_the_cache(redis_cache):
+    # given
+    CacheManager.set("user_profile:5", {"bio": "runner"})
+    CacheManager.set("errand_list:OPEN", [1])
+
+    # when
+    out = run("clear_cache", "--pattern", "user:*")
+
+    # then
+    assert "Removed 0 keys matching 'user:*' (redis)." in out
+    assert "No key matched 'user:*'. Families in the cache: errand_list, user_profile." in out
+
+
+def test_a_pattern_matching_nothing_in_an_empty_cache_lists_the_project_families(redis_cache):
+    # when
+    out = run("clear_cache", "--pattern", "user:*", "--dry-run")
+
+    # then
+    assert "No key matched 'user:*'; the cache holds no entries." in out
+    assert "banks_list, errand, errand_list, escrow, gql, queryset, roles, user, user_errands" in out
+
+
+def test_cache_stats_on_local_memory_says_whose_counters_it_shows(settings):
+    # when
+    out = manage("cache_stats", settings=settings)
+
+    # then
+    assert "these are this command's own counters and keys, not the running server's" in out
+    assert "/admin/core/cachedashboard/" in out

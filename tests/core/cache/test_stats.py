@@ -1,6 +1,10 @@
 """Stats: counted in the process, shared through one Redis hash, never a round trip on a hit."""
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import redis
@@ -119,3 +123,38 @@ def test_background_flush(redis_cache, settings, redis_url):
     finally:
         counter.stop()
     assert not counter._flusher.is_alive()
+
+
+EXITING_SCRIPT = """
+import os
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "runam.settings")
+django.setup()
+
+from core.cache import CacheManager
+
+CacheManager.set("exit_check", 1)
+CacheManager.get("exit_check")
+"""
+
+
+def test_counts_of_a_process_that_exits_at_once_are_flushed(redis_cache, redis_url, tmp_path, settings):
+    # given: a script that counts a set and a hit and exits long before its first periodic flush
+    script = tmp_path / "short_lived.py"
+    script.write_text(EXITING_SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(settings.BASE_DIR)),
+        "DJANGO_ENV": "test",
+        "REDIS_URL": redis_url,
+        "CACHE_STATS_FLUSH_INTERVAL": "3600",
+    }
+
+    # when
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+
+    # then
+    assert done.returncode == 0, done.stderr
+    counted = stats.snapshot()["families"]["exit_check"]
+    assert (counted["hits"], counted["sets"]) == (1, 1)

@@ -1,0 +1,186 @@
+"""Model instances, lists of them and querysets as cached values: JSON, rebuilt without a query, and dropped by
+the same writes that drop everything else."""
+
+import logging
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts.models import Bank, User, UserProfile
+from core.cache import CacheManager, cache_result, cacheable
+from core.cache.serializers import dumps, loads
+from core.factories import BankFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
+
+
+def test_a_profile_is_cached_and_rebuilt_without_a_query(django_assert_num_queries):
+    # given
+    user = UserFactory(profile__country="GH", profile__phone="+233201234567")
+
+    @cache_result(timeout=600, key_prefix="user_profile")
+    def get_user_profile(user_id):
+        return UserProfile.objects.get(user_id=user_id)
+
+    first = get_user_profile(user.id)
+
+    # when
+    with django_assert_num_queries(0):
+        again = get_user_profile(user.id)
+
+    # then
+    assert isinstance(again, UserProfile)
+    assert again == first
+    assert (again.country, again.phone, again.user_id) == ("GH", "+233201234567", user.id)
+    assert again._state.adding is False and again._state.db == "default"
+
+
+def test_a_profile_entry_is_dropped_by_a_write_to_that_profile(django_assert_num_queries):
+    # given
+    user = UserFactory(profile__country="GH")
+
+    @cache_result(timeout=600, key_prefix="profile_of")  # a family no invalidation template names
+    def profile_of(user_id):
+        return UserProfile.objects.get(user_id=user_id)
+
+    profile_of(user.id)
+    profile = UserProfile.objects.get(user_id=user.id)
+    profile.country = "KE"
+
+    # when
+    profile.save()
+
+    # then
+    with django_assert_num_queries(1):
+        assert profile_of(user.id).country == "KE"
+
+
+def test_select_related_objects_come_back_too(django_assert_num_queries):
+    # given
+    user = UserFactory(username="ada", profile__country="NG")
+    key = f"user:{user.id}:profile"
+
+    def fetch_user():
+        return User.objects.select_related("profile").get(id=user.id)
+
+    CacheManager.get_or_set(key, fetch_user, ttl=600)
+
+    # when
+    with django_assert_num_queries(0):
+        cached = CacheManager.get_or_set(key, fetch_user, ttl=600)
+        country = cached.profile.country
+
+    # then
+    assert (cached.username, country) == ("ada", "NG")
+
+
+def test_a_queryset_is_cached_as_its_rows_and_dropped_when_a_row_is_added(django_assert_num_queries):
+    # given
+    BankFactory(country="NG", code="044", name="Access Bank")
+
+    @cacheable(key="bank_rows:{{country}}", ttl=600)
+    def banks(country):
+        return Bank.objects.filter(country=country).order_by("code")
+
+    assert [bank.name for bank in banks("NG")] == ["Access Bank"]
+    with django_assert_num_queries(0):
+        assert [bank.code for bank in banks("NG")] == ["044"]
+
+    # when
+    BankFactory(country="NG", code="058", name="Guaranty Trust Bank")
+
+    # then
+    with django_assert_num_queries(1):
+        assert [bank.code for bank in banks("NG")] == ["044", "058"]
+
+
+def test_a_values_queryset_is_cached_as_plain_rows(django_assert_num_queries):
+    # given
+    BankFactory(country="KE", code="01", name="KCB Bank")
+
+    @cacheable(key="bank_names:{{country}}", ttl=600)
+    def bank_names(country):
+        return Bank.objects.filter(country=country).values("code", "name")
+
+    bank_names("KE")
+
+    # when
+    with django_assert_num_queries(0):
+        rows = bank_names("KE")
+
+    # then
+    assert rows == [{"code": "01", "name": "KCB Bank"}]  # a list: the queryset was evaluated when stored
+
+
+def test_bulk_update_drops_a_cached_instance(django_assert_num_queries):
+    # given
+    bank = BankFactory(country="GH", code="040100", name="GCB Bank")
+
+    @cacheable(key="one_bank:{{bank_id}}", ttl=600)
+    def one_bank(bank_id):
+        return Bank.objects.get(id=bank_id)
+
+    one_bank(bank.id)
+
+    # when
+    Bank.objects.filter(id=bank.id).update(name="GCB")
+
+    # then
+    with django_assert_num_queries(1):
+        assert one_bank(bank.id).name == "GCB"
+
+
+def test_a_write_during_the_computation_keeps_the_result_out_of_the_cache():
+    # given
+    bank = BankFactory(country="NG", code="057", name="Zenith Bank")
+    calls = []
+
+    @cacheable(key="racing_bank:{{bank_id}}", ttl=600)
+    def racing_bank(bank_id):
+        calls.append(bank_id)
+        found = Bank.objects.get(id=bank_id)
+        if len(calls) == 1:
+            Bank.objects.filter(id=bank_id).update(name="Zenith")  # another writer, after our read
+        return found
+
+    # when
+    racing_bank(bank.id)
+    second = racing_bank(bank.id)
+
+    # then
+    assert len(calls) == 2
+    assert second.name == "Zenith"
+
+
+def test_an_untracked_model_is_returned_uncached(caplog):
+    # given
+    group = Group.objects.create(name="support")
+    calls = []
+
+    @cacheable(key="group:{{group_id}}", ttl=600)
+    def get_group(group_id):
+        calls.append(group_id)
+        return Group.objects.get(id=group_id)
+
+    # when
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        get_group(group.id)
+        get_group(group.id)
+
+    # then: nothing would ever invalidate it, so it is not stored
+    assert len(calls) == 2
+    assert "not tracked" in caplog.text
+
+
+def test_deferred_fields_stay_deferred(django_assert_num_queries):
+    # given
+    BankFactory(country="ZA", code="250655", name="FNB")
+    bank = Bank.objects.only("id", "code").get(code="250655")
+
+    # when
+    with django_assert_num_queries(0):
+        again = loads(dumps(bank))
+
+    # then
+    assert again.code == "250655"
+    assert again.get_deferred_fields() == {"name", "country"}
