@@ -30,7 +30,8 @@ PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _LOCAL_SIZE = 1000
-# Apollo Server answers these so that no HTTP cache keeps the "not found" for a hash that is about to be registered.
+# Apollo Server 4 answers NotFound and NotSupported with 200 (proxies keep the body) and these headers (no HTTP cache
+# keeps a "not found" for a hash that is about to be registered); Apollo Client reads the error from the body.
 NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
 
 
@@ -82,7 +83,7 @@ def resolve_query(params: GraphQLParams) -> str | None:
             raise _not_allowed()
         return params.query
     if not settings.GRAPHQL_APQ and not allowlist:
-        raise RequestError(400, PERSISTED_QUERY_NOT_SUPPORTED, "PersistedQueryNotSupported", NO_CACHE)
+        raise RequestError(200, PERSISTED_QUERY_NOT_SUPPORTED, "PersistedQueryNotSupported", NO_CACHE)
     sha256 = _hash(persisted)
     if params.query is not None:
         if sha256_of(params.query) != sha256:
@@ -95,7 +96,7 @@ def resolve_query(params: GraphQLParams) -> str | None:
         return params.query
     text = _texts.get(sha256) or (_registered(sha256) if allowlist else _recall(sha256))
     if text is None:
-        raise RequestError(404, PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound", NO_CACHE)
+        raise RequestError(200, PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound", NO_CACHE)
     _texts.put(sha256, text)
     return text
 

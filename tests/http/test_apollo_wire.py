@@ -68,8 +68,8 @@ PERSISTED_QUERY_NOT_FOUND = "PersistedQueryNotFound"
 PERSISTED_QUERY_NOT_SUPPORTED = "PersistedQueryNotSupported"
 # docs/http.md, "Persisted queries". Apollo Server 4 answers both with 200 (internalErrorClasses.ts:56-61); Apollo
 # Client 4 reads the error from the body whatever the status (see the module docstring), so 404 works with it too.
-PERSISTED_QUERY_NOT_FOUND_STATUS = 404
-PERSISTED_QUERY_NOT_SUPPORTED_STATUS = 400
+PERSISTED_QUERY_NOT_FOUND_STATUS = 200  # as Apollo Server 4 (internalErrorClasses.ts)
+PERSISTED_QUERY_NOT_SUPPORTED_STATUS = 200
 # Apollo Server 4, internalErrorClasses.ts:56-61, and docs/http.md: a not-found answer must never be reused.
 PERSISTED_QUERY_CACHE_CONTROL = {"private", "no-cache", "must-revalidate"}
 FORMATTED_EXECUTION_RESULT_KEYS = {"data", "errors", "extensions"}
