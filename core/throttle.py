@@ -134,6 +134,7 @@ def _count(key: str, window: int) -> tuple[Any, int]:
         return _fallback, _increment(_fallback, key, window)
     if _outage.is_set():
         _outage.clear()
+        _fallback.clear()  # never read again: the shared counters are the ones that hold across processes
         log.info("throttle: cache answers again; counting attempts there")
     return shared, count
 

@@ -333,6 +333,29 @@ def test_throttling_counts_per_process_while_redis_is_down(
     assert len(password_checks) == 3
 
 
+def test_an_attempt_is_counted_before_its_password_is_checked(
+    redis_cache, redis_url, limits, clock, api_client, monkeypatch
+):
+    # given: a password check that looks at the shared counters while it runs
+    UserFactory(username="alice")
+    server = redis.Redis.from_url(redis_url)
+    seen_during_checks: list[list[int]] = []
+    original = ModelBackend.authenticate
+
+    def observed(self, request, **credentials):
+        seen_during_checks.append(sorted(int(server.get(key)) for key in server.scan_iter("runam:_throttle:*")))
+        return original(self, request, **credentials)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", observed)
+
+    # when
+    token_auth(api_client, "alice", "guess0")
+    token_auth(api_client, "alice", "guess1")
+
+    # then: concurrent guesses could not all pass the limit before any of them was counted
+    assert seen_during_checks == [[1, 1], [2, 2]]
+
+
 def test_counters_live_in_the_shared_cache(redis_cache, redis_url, limits, clock, api_client):
     # given
     UserFactory(username="alice")
