@@ -3,10 +3,12 @@
 import pytest
 import redis
 from django.contrib.auth.backends import ModelBackend
+from django.core.management import call_command
 from django.test import Client
 
 from core import throttle
 from core.factories import DEFAULT_PASSWORD, StaffUserFactory, UserFactory
+from core.throttle import Limit, throttle_hit
 from tests.fixtures.api import get_graphql_content
 
 pytestmark = pytest.mark.django_db
@@ -370,3 +372,41 @@ def test_counters_live_in_the_shared_cache(redis_cache, redis_url, limits, clock
     assert all("alice" not in key for key in keys)
     assert [int(server.get(key)) for key in keys] == [1, 1]
     assert all(0 < server.ttl(key) <= WINDOW for key in keys)
+
+
+def test_clear_cache_all_unlocks_everyone_and_a_pattern_does_not(cache_backend, limits, clock, api_client):
+    # given: alice locked out
+    UserFactory(username="alice")
+    for n in range(4):
+        token_auth(api_client, "alice", f"guess{n}")
+
+    # when
+    call_command("clear_cache", "--pattern", "*")
+    after_pattern = token_auth(api_client, "alice", DEFAULT_PASSWORD)
+    call_command("clear_cache", "--all")
+    after_all = token_auth(api_client, "alice", DEFAULT_PASSWORD)
+
+    # then
+    assert codes(after_pattern) == ["THROTTLED"]
+    assert after_all["errors"] == [] and after_all["token"]
+
+
+def test_counting_costs_one_round_trip_per_counter_once_the_window_has_begun(redis_cache, clock, redis_round_trips):
+    # given
+    limits = [
+        Limit(scope="test:a", value="x", attempts=5, window=WINDOW),
+        Limit(scope="test:b", value="y", attempts=5, window=WINDOW),
+    ]
+
+    throttle_hit([Limit(scope="test:warm-up", value="z", attempts=5, window=WINDOW)])  # opens the connection
+
+    # when
+    redis_round_trips.reset()
+    throttle_hit(limits)
+    first = redis_round_trips.count
+    redis_round_trips.reset()
+    throttle_hit(limits)
+    then = redis_round_trips.count
+
+    # then: a missing counter costs a failed INCR and a SET NX; an existing one a single INCR
+    assert (first, then) == (4, 2)
