@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts.forms import ThrottledAdminAuthenticationForm
 from accounts.models import Bank, Role, User, UserProfile
+
+# /admin/login/ counts attempts against the same limits as tokenAuth.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class UserProfileInline(admin.StackedInline):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
@@ -11,18 +13,51 @@ from django.http import HttpRequest
 from accounts.models import Bank, User, UserProfile
 from core.auth import token_for_user
 from core.errors import NUL_PROBLEM, UNAUTHENTICATED, DomainError, InvalidInput, has_nul
+from core.throttle import Hit, Limit, Throttled, client_address, throttle_hit
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{6,20}$")
 
 
+def login_attempt_begin(*, request: HttpRequest | None, username: str) -> Hit:
+    """Count one sign-in attempt against `username` and the client's address, before any password is checked.
+
+    Throttled when either has had its LOGIN_MAX_ATTEMPTS(_PER_ADDRESS) in the current window. Refund the returned
+    hit when the password turns out correct: a sign-in that succeeds is not a guess.
+    """
+    window = settings.LOGIN_ATTEMPT_WINDOW
+    # Spellings that could reach one account share a counter, so variants of a name cannot multiply attempts.
+    name = unicodedata.normalize("NFKC", username).casefold()
+    limits = [Limit(scope="login:user", value=name, attempts=settings.LOGIN_MAX_ATTEMPTS, window=window)]
+    if request is not None:
+        limits.append(
+            Limit(
+                scope="login:address",
+                value=client_address(request),
+                attempts=settings.LOGIN_MAX_ATTEMPTS_PER_ADDRESS,
+                window=window,
+            )
+        )
+    hit = throttle_hit(limits)
+    if hit.retry_after is not None:
+        raise Throttled(
+            f"Too many sign-in attempts for this username or from this address. "
+            f"Try again in {hit.retry_after} seconds.",
+            retry_after=hit.retry_after,
+        )
+    return hit
+
+
 def token_obtain(*, request: HttpRequest | None, username: str, password: str) -> str:
-    """A bearer token for valid credentials; UNAUTHENTICATED otherwise (never saying which part was wrong)."""
+    """A bearer token for valid credentials; UNAUTHENTICATED otherwise (never saying which part was wrong), or
+    THROTTLED (`Throttled`) without checking the password once the username or address is over its limit."""
+    attempt = login_attempt_begin(request=request, username=username)
     # A NUL cannot be in a username, and PostgreSQL would refuse the lookup.
     user = None if has_nul(username, password) else authenticate(request, username=username, password=password)
     if user is None:
         raise DomainError(UNAUTHENTICATED, "Please enter a correct username and password.")
+    attempt.refund()
     return token_for_user(user)
 
 

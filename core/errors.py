@@ -10,6 +10,8 @@ FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 INVALID_TRANSITION = "INVALID_TRANSITION"
 INVALID = "INVALID"
+# Too many attempts: the payload says after how many seconds to try again.
+THROTTLED = "THROTTLED"
 
 # Largest primary key a BigAutoField can hold: bigger ids cannot exist, and PostgreSQL would reject them.
 _MAX_PK = 2**63 - 1
@@ -58,7 +60,7 @@ class FieldError(graphene.ObjectType):
     field = graphene.String(description="Input field at fault, or null for the whole operation.")
     code = graphene.String(
         required=True,
-        description="Stable machine-readable code, e.g. NOT_FOUND, FORBIDDEN, INVALID_TRANSITION, INVALID.",
+        description="Stable machine-readable code, e.g. NOT_FOUND, FORBIDDEN, INVALID_TRANSITION, INVALID, THROTTLED.",
     )
     message = graphene.String(required=True)
 

@@ -147,6 +147,14 @@ GRAPHQL_GRAPHIQL = env.bool("GRAPHQL_GRAPHIQL", default=not PRODUCTION)
 # the schema this way. Turning it off hides nothing (the contract publishes the schema) and breaks those tools.
 GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=True)
 
+# Login throttling (docs/security.md): tokenAuth and /admin/login/ attempts allowed per username and per client
+# address in each window of LOGIN_ATTEMPT_WINDOW seconds (0: no limit). A correct password does not count.
+LOGIN_MAX_ATTEMPTS = env.int("LOGIN_MAX_ATTEMPTS", default=5)
+LOGIN_MAX_ATTEMPTS_PER_ADDRESS = env.int("LOGIN_MAX_ATTEMPTS_PER_ADDRESS", default=20)
+LOGIN_ATTEMPT_WINDOW = env.int("LOGIN_ATTEMPT_WINDOW", default=900)
+# Reverse proxies in front of the app, each appending its peer to X-Forwarded-For (0: none, the peer is the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 GRAPHENE = {
     "SCHEMA": "runam.schema.schema",
     # graphql-core runs the LAST middleware outermost: keep the cache last so a hit skips every other one.

@@ -21,7 +21,8 @@ def test_apollo_client_4_and_gql_get_correct_data_and_apq_hits(run_bench):
         "gql-query": True,
         "gql-mutation": True,
     }
-    # APQ as Apollo speaks it: unknown hash (PersistedQueryNotFound, 200), hash and text by POST, then the hash alone is served
+    # APQ as Apollo speaks it: unknown hash (PersistedQueryNotFound, 200), hash and text by POST, then the hash
+    # alone is served
     statuses = [(w["method"], w["sentQuery"], w["status"]) for w in by_name["apq-get"]["wire"]]
     assert statuses == [("GET", False, 200), ("POST", True, 200), ("GET", False, 200)]
     assert [w["method"] for w in by_name["get-for-queries"]["wire"]] == ["GET", "GET"]
