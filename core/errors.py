@@ -60,7 +60,7 @@ class FieldError(graphene.ObjectType):
     field = graphene.String(description="Input field at fault, or null for the whole operation.")
     code = graphene.String(
         required=True,
-        description="Stable machine-readable code, e.g. NOT_FOUND, FORBIDDEN, INVALID_TRANSITION, INVALID, THROTTLED.",
+        description="Stable machine-readable code, e.g. NOT_FOUND, FORBIDDEN, INVALID_TRANSITION, INVALID.",
     )
     message = graphene.String(required=True)
 
