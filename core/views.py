@@ -36,6 +36,8 @@ def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
 
 
 class RunAmGraphQLView(CachedGraphQLViewMixin, GraphQLView):
+    graphiql_template = "graphiql/index.html"  # assets from our static files, not graphene-django's CDN links
+
     def __init__(self, *args, validation_rules=None, **kwargs):
         # Passing rules replaces graphql-core's defaults, so they are listed too. Built per request (as_view
         # instantiates the view each time) so that GRAPHQL_MAX_DEPTH overrides apply at once.
