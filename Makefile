@@ -30,7 +30,10 @@ seed: migrate
 run: seed
 	$(BIN)/python manage.py runserver $(HOST)
 
+# The browser tests drive Debian's Chromium (Playwright never downloads one): installed here when missing, as root.
 test: install-dev
+	@test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
