@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test lint format bench install install-dev migrate seed clean
+.PHONY: run test lint format bench install install-dev migrate seed clean graphiql-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ seed: migrate
 run: seed
 	$(BIN)/python manage.py runserver $(HOST)
 
+# The browser tests drive Debian's Chromium (Playwright never downloads one): installed here when missing, as root.
 test: install-dev
+	@test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
@@ -46,6 +49,26 @@ bench: install-dev
 	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq wrk redis-server; }
 	$(BIN)/python -m bench
+
+# GraphiQL's browser assets are vendored in core/static/graphiql/ (see its README.md) so the page works offline.
+# This fetches them again from the npm registry at the pinned versions; bump a version here, in that README and in
+# templates/graphiql/index.html together. Each entry: package@version:file,file (LICENSE is always kept).
+GRAPHIQL_STATIC := core/static/graphiql
+GRAPHIQL_FILES := graphiql@3.9.0:graphiql.min.js,graphiql.min.css \
+	react@18.3.1:umd/react.production.min.js \
+	react-dom@18.3.1:umd/react-dom.production.min.js
+
+graphiql-assets:
+	@set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for entry in $(GRAPHIQL_FILES); do \
+		package=$${entry%%:*}; dest=$(GRAPHIQL_STATIC)/$$package; \
+		tarball=$$(cd "$$tmp" && npm pack --silent "$$package"); \
+		tar -xzf "$$tmp/$$tarball" -C "$$tmp"; \
+		rm -rf "$$dest"; mkdir -p "$$dest"; \
+		for file in $$(echo "$${entry#*:}" | tr , ' ') LICENSE; do cp "$$tmp/package/$$file" "$$dest/"; done; \
+		rm -rf "$$tmp/package" "$$tmp/$$tarball"; \
+		echo "$$dest: $$(ls "$$dest" | tr '\n' ' ')"; \
+	done
 
 clean:
 	rm -rf $(VENV) db.sqlite3 artifacts

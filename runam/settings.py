@@ -74,6 +74,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT (admin and GraphiQL assets) under gunicorn with DEBUG off; from the apps' folders with DEBUG.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF: a request authenticated by a bearer token carries no cookie to forge, so it is exempt.
@@ -124,7 +126,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Filled by `manage.py collectstatic` (needed once per deploy when DEBUG is off) and served by WhiteNoise.
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Gzipped copies, no hashed names: GraphiQL's vendored folders carry their versions in their names, and the
+# bundles' sourceMappingURL comments point at maps not vendored, which hashing storage would refuse.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # --- API -------------------------------------------------------------------------------------------------------
 # Lifetime of a token issued by tokenAuth, in seconds.

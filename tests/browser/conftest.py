@@ -28,8 +28,8 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 @pytest.fixture
 def page(live_server) -> Iterator[Page]:
     if not CHROMIUM.exists():
-        # Never a skip: CI installs it (.ci/run), and a browser test that silently does not run proves nothing.
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver", pytrace=False)
+        # Never a skip: `make test` installs it, and a browser test that silently does not run proves nothing.
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt: chromium chromium-driver)", pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
