@@ -18,7 +18,8 @@ def discover() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    wanted = {name if name.startswith("bench_") else f"bench_{name}" for name in argv}
+    # `abuse`, `bench_abuse`; `http-audit` for bench_http_audit.py
+    wanted = {f"bench_{name.removeprefix('bench_').replace('-', '_')}" for name in argv}
     names = [name for name in discover() if not wanted or name in wanted]
     if not names:
         print(f"no bench script matches {sorted(wanted)}; found {discover()}", file=sys.stderr)
