@@ -53,6 +53,7 @@ import requests
 
 from bench.server import LOGIN_FAILURES_KEY
 from bench.support import (
+    BASELINE_REF,
     ROOT,
     Gunicorn,
     Stack,
@@ -66,7 +67,6 @@ from bench.support import (
     write_results,
 )
 
-DEFAULT_BASELINE = "e71ed33"
 STATS_KEY = b"runam:_stats"
 TARGET_CPU_SECONDS = 0.5
 TARGET_RSS_MB = 32.0
@@ -619,7 +619,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         timeout=30.0,
         users=100,
         errands=300,
-        baseline_ref=DEFAULT_BASELINE,
+        baseline_ref=BASELINE_REF,
     )
     args = parser.parse_args(argv)
     labels = {"head": tree_label()}

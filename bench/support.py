@@ -43,6 +43,8 @@ WORKERS = 2
 # gthread, not sync: sync workers close every connection (no keep-alive), so a load generator would mostly measure
 # TCP set-up, and two sync workers can never hold 64 requests at once (bench_stampede). Threads per worker:
 THREADS = 32
+# What the hostile-input and GraphQL-over-HTTP benches measure against by default: the head before that work.
+BASELINE_REF = "e71ed33"
 SERVER_ENV_DROP = ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CACHE_ENABLED", "GRAPHQL_CACHE_DEBUG")
 
 
