@@ -381,6 +381,8 @@ def run_case(case: Case, side: Side, worker: Worker, url: str, timeout: float) -
         "new_keys_by_family": dict(collections.Counter(family(key) for key in added)),
         "whole_response_entries": sum(family(key) == "gql" for key in added),
         "password_checks": int(client.get(LOGIN_FAILURES_KEY) or 0) - failures_before,
+        # Each request of a case, in order (--json); the unique ones only as the counts above.
+        "each": [] if case.batch else [{"status": o.status, "code": o.code, "cpu": o.cpu} for o in outcomes],
     }
 
 
