@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Options a script gets when the whole set runs (`make bench`): the soak runs 10 minutes there, 20 on its own.
+IN_THE_SET = {"bench_soak": ["--minutes", "10"]}
 
 
 def discover() -> list[str]:
@@ -21,7 +23,8 @@ def discover() -> list[str]:
 def main(argv: list[str]) -> int:
     split = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
     argv, options = argv[:split], argv[split:]
-    wanted = {name if name.startswith("bench_") else f"bench_{name}" for name in argv}
+    # `abuse`, `bench_abuse`; `http-audit` for bench_http_audit.py
+    wanted = {f"bench_{name.removeprefix('bench_').replace('-', '_')}" for name in argv}
     names = [name for name in discover() if not wanted or name in wanted]
     if not names:
         print(f"no bench script matches {sorted(wanted)}; found {discover()}", file=sys.stderr)
@@ -29,7 +32,8 @@ def main(argv: list[str]) -> int:
     failed = []
     for name in names:
         print(f"\n=== bench.{name} ===", flush=True)
-        code = subprocess.call([sys.executable, "-m", f"bench.{name}", *options], cwd=ROOT)
+        extra = options if wanted else IN_THE_SET.get(name, [])
+        code = subprocess.call([sys.executable, "-m", f"bench.{name}", *extra], cwd=ROOT)
         if code:
             failed.append(name)
     if failed:

@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
@@ -43,6 +44,8 @@ WORKERS = 2
 # TCP set-up, and two sync workers can never hold 64 requests at once (bench_stampede). Threads per worker:
 THREADS = 32
 RUN_SECRET = secrets.token_urlsafe(32)
+# What the hostile-input and GraphQL-over-HTTP benches measure against by default: the head before that work.
+BASELINE_REF = "e71ed33"
 SERVER_ENV_DROP = ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CACHE_ENABLED", "GRAPHQL_CACHE_DEBUG")
 
 
@@ -132,19 +135,20 @@ def scratch_database(admin_url: str | None = None) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
+    """manage.py of the tree at `root` (this one, or another commit's from source_tree)."""
     done = subprocess.run(
-        [str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [str(BIN / "python"), "manage.py", *args], cwd=root, env=env, capture_output=True, text=True, check=False
     )
     if done.returncode:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
 
 
-def prepare_database(env: dict[str, str], errands: int) -> None:
+def prepare_database(env: dict[str, str], errands: int, root: Path = ROOT) -> None:
     """Migrate and seed the demo data (alice, bob, carol, admin, `errands` errands with escrows)."""
-    manage(env, "migrate", "--noinput")
-    manage(env, "seed_demo", "--errands", str(errands))
+    manage(env, "migrate", "--noinput", root=root)
+    manage(env, "seed_demo", "--errands", str(errands), root=root)
     url = env["DATABASE_URL"]
     if url.startswith("sqlite"):
         # WAL (persistent in the file): readers never block the writer, so concurrent benches see no lock errors.
@@ -194,6 +198,8 @@ class Gunicorn:
     env: dict[str, str]
     logfile: Path
     threads: int = THREADS
+    workers: int = WORKERS
+    root: Path = ROOT  # the tree it serves: this one, or another commit's (source_tree)
     port: int = 0
     proc: subprocess.Popen | None = None
 
@@ -204,11 +210,11 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         self.port = free_port()
         cmd = [str(BIN / "gunicorn"), "runam.wsgi:application", "--bind", f"127.0.0.1:{self.port}"]
-        cmd += ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(self.threads)]
+        cmd += ["--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads)]
         # No control socket: its default path is shared by every gunicorn on the machine.
         cmd += ["--keep-alive", "30", "--no-control-socket", "--log-level", "warning"]
         with self.logfile.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         probe = f"{self.url}/graphql/?query=%7B__typename%7D"
         try:
             wait_until(lambda: requests.get(probe, timeout=2).status_code == 200, 60, "gunicorn")
@@ -241,29 +247,51 @@ class Stack:
     workdir: Path
     db_url: str
     redis: RedisServer
+    root: Path = ROOT
     servers: list[Gunicorn] = field(default_factory=list)
 
     def env(self, *, with_redis: bool = True, **overrides: Any) -> dict[str, str]:
         return server_env(self.db_url, self.redis.url if with_redis else None, **overrides)
 
-    def server(self, *, with_redis: bool = True, threads: int = THREADS, **overrides: Any) -> Gunicorn:
-        server = Gunicorn(self.env(with_redis=with_redis, **overrides), self.workdir / "gunicorn.log", threads)
+    def server(
+        self, *, with_redis: bool = True, threads: int = THREADS, workers: int = WORKERS, **overrides: Any
+    ) -> Gunicorn:
+        env = self.env(with_redis=with_redis, **overrides)
+        server = Gunicorn(env, self.workdir / "gunicorn.log", threads, workers, self.root)
         self.servers.append(server)
         return server.start()
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, *, errands: int, persist: bool = False) -> Iterator[Stack]:
+    def open(cls, *, errands: int, persist: bool = False, root: Path = ROOT) -> Iterator[Stack]:
+        """`root`: the tree whose migrations, seed and servers run (another commit's from source_tree)."""
         with tempfile.TemporaryDirectory(prefix="runam-bench-") as tmp, scratch_database() as db_url:
             workdir = Path(tmp)
             with RedisServer(workdir, persist=persist) as server:
-                stack = cls(workdir, db_url, server)
-                prepare_database(stack.env(with_redis=False), errands)
+                stack = cls(workdir, db_url, server, root)
+                prepare_database(stack.env(with_redis=False), errands, root)
                 try:
                     yield stack
                 finally:
                     for running in stack.servers:
                         running.stop()
+
+
+IGNORE_CACHES = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+@contextlib.contextmanager
+def source_tree(ref: str) -> Iterator[Path]:
+    """The project as of git `ref`, in a temporary directory (`git archive`: the repository itself is untouched),
+    with this tree's bench/ package laid over it so its servers run the same bench settings. For measuring a
+    commit side by side with the working tree in one run."""
+    with tempfile.TemporaryDirectory(prefix="runam-ref-") as tmp:
+        archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=False)
+        if archive.returncode:
+            raise RuntimeError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace')}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        shutil.copytree(ROOT / "bench", Path(tmp) / "bench", dirs_exist_ok=True, ignore=IGNORE_CACHES)
+        yield Path(tmp)
 
 
 # --- clients ------------------------------------------------------------------------------------------------------
@@ -415,7 +443,9 @@ def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-def machine_line(db_url: str, redis_client: redis.Redis | None = None) -> str:
+def machine_line(
+    db_url: str, redis_client: redis.Redis | None = None, *, workers: int = WORKERS, threads: int = THREADS
+) -> str:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -429,7 +459,7 @@ def machine_line(db_url: str, redis_client: redis.Redis | None = None) -> str:
     return (
         f"date {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}; {platform.platform()}, "
         f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, redis-server {redis_version}, "
-        f"{database}; gunicorn {WORKERS} gthread workers x {THREADS} threads"
+        f"{database}; gunicorn {workers} gthread worker{'s' * (workers > 1)} x {threads} threads"
     )
 
 
