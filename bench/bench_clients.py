@@ -18,21 +18,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.support import Stack, arguments, cache_counters, counter_delta, machine_line, print_table, write_results
+from bench.support import (
+    Stack,
+    arguments,
+    cache_counters,
+    counter_delta,
+    machine_line,
+    npm_install,
+    print_table,
+    write_results,
+)
 
 NPM_PACKAGES = ["@apollo/client@4.3.8", "graphql@16.12.0", "rxjs@7.8.2"]
 HERE = Path(__file__).resolve().parent
-
-
-def install_apollo(folder: Path) -> None:
-    subprocess.run(["npm", "init", "-y"], cwd=folder, check=True, capture_output=True)
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--silent", *NPM_PACKAGES],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def run_apollo(folder: Path, graphql_url: str) -> list[dict]:
@@ -87,7 +85,7 @@ def main() -> None:
         sys.exit("bench clients needs node and npm")
     with Stack.open(errands=options.errands) as stack, tempfile.TemporaryDirectory(prefix="runam-apollo-") as tmp:
         print(machine_line(stack.db_url, stack.redis.client()))
-        install_apollo(Path(tmp))
+        npm_install(Path(tmp), NPM_PACKAGES)
         server = stack.server()
         url = f"{server.url}/graphql/"
         before = cache_counters(stack.redis.client())

@@ -28,6 +28,7 @@ from bench.support import (
     Stack,
     arguments,
     machine_line,
+    npm_install,
     print_table,
     source_tree,
     verdict,
@@ -37,17 +38,6 @@ from bench.support import (
 NPM_PACKAGES = ["graphql-http@1.23.1", "graphql@16.12.0"]
 HERE = Path(__file__).resolve().parent
 TARGET = {"ok": 61, "warn": 0, "error": 0, "notice": 0}
-
-
-def install(folder: Path) -> None:
-    subprocess.run(["npm", "init", "-y"], cwd=folder, check=True, capture_output=True)
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--silent", *NPM_PACKAGES],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def audit(folder: Path, graphql_url: str) -> tuple[list[dict], dict[str, int]]:
@@ -76,7 +66,7 @@ def main() -> None:
         sys.exit("bench http-audit needs node and npm")
     runs: dict[str, tuple[list[dict], dict[str, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="runam-http-audit-") as tmp, contextlib.ExitStack() as exits:
-        install(Path(tmp))
+        npm_install(Path(tmp), NPM_PACKAGES)
         runs["head"] = audit_tree(ROOT, Path(tmp), options.errands, announce=True)
         if options.baseline_ref:
             baseline = exits.enter_context(source_tree(options.baseline_ref))

@@ -294,6 +294,21 @@ def source_tree(ref: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
+# --- npm ----------------------------------------------------------------------------------------------------------
+
+
+def npm_install(folder: Path, packages: Sequence[str]) -> None:
+    """Install pinned npm packages into `folder` (a temporary one: nothing lands in the project)."""
+    subprocess.run(["npm", "init", "-y"], cwd=folder, check=True, capture_output=True)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", *packages],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
 # --- clients ------------------------------------------------------------------------------------------------------
 
 
