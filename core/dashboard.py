@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -76,8 +77,17 @@ def overview() -> dict[str, Any]:
     rows += [row("Decorators and helpers", name, "—", "—") for name in counted if name not in shown]
     overall = snapshot["overall"]
     lookups = overall["hits"] + overall["misses"]
+    slowlog = snapshot["slowlog"]
+    if slowlog is not None:
+        entries = [
+            {**e, "when": datetime.fromtimestamp(e["start_time"], UTC), "milliseconds": e["duration_us"] / 1000}
+            for e in slowlog["entries"]
+        ]
+        slowlog = {**slowlog, "entries": entries}
     return {
         "rows": rows,
+        "faults": snapshot["faults"],
+        "slowlog": slowlog,
         "overall": Row("Overall", "", "", "", True, overall["hits"], overall["misses"], backend["keys"]),
         "backend": backend,
         "lookups": lookups,

@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from core.cache import conf
@@ -401,6 +401,10 @@ class GenerationStore:
             return {"backend": self.backend, "healthy": False, "keys": None, "memory": None, "error": str(exc)}
         return {"backend": self.backend, "healthy": self._healthy, "keys": keys, "memory": memory, "error": None}
 
+    def slowlog(self, count: int = 5) -> dict[str, Any] | None:
+        """The backend's slow log: {"length", "entries": newest first, "error"}; None where there is none."""
+        return None
+
     # --- async ------------------------------------------------------------------------------------------------
     # Django 5.2's BaseCache.aget_many awaits aget once per key, and django-redis 7 has no native async methods, so
     # the async cache API would cost a round trip and a thread hop per key. The sync operation in a worker thread
@@ -718,6 +722,28 @@ class RedisStore(GenerationStore):
     def _info(self) -> tuple[int | None, int | None]:
         memory = int(self.client.info("memory").get("used_memory", 0))
         return sum(1 for _ in self._keys(scoped_glob("*"))), memory
+
+    def slowlog(self, count: int = 5) -> dict[str, Any] | None:
+        def read() -> dict[str, Any]:
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.slowlog_len()
+                pipe.slowlog_get(count)
+                length, entries = pipe.execute()
+            except ResponseError as exc:  # a managed Redis may refuse SLOWLOG: that is no outage
+                return {"length": None, "entries": [], "error": str(exc)}
+            rows = [
+                {
+                    "id": entry["id"],
+                    "start_time": entry["start_time"],
+                    "duration_us": entry["duration"],
+                    "command": (_text(entry["command"]) or "")[:200],
+                }
+                for entry in entries
+            ]
+            return {"length": int(length), "entries": rows, "error": None}
+
+        return self._call(read, None)
 
     def flush_stats(self, counts: dict[str, int]) -> bool:
         def send() -> bool:
