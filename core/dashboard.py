@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -80,8 +81,17 @@ def overview() -> dict[str, Any]:
     # pending marks, locks, stats), which grows with every family and row a result depends on.
     entries = store.count("*") if backend["healthy"] else None
     bookkeeping = None if entries is None or backend["keys"] is None else max(backend["keys"] - entries, 0)
+    slowlog = snapshot["slowlog"]
+    if slowlog is not None:
+        logged = [
+            {**e, "when": datetime.fromtimestamp(e["start_time"], UTC), "milliseconds": e["duration_us"] / 1000}
+            for e in slowlog["entries"]
+        ]
+        slowlog = {**slowlog, "entries": logged}
     return {
         "rows": rows,
+        "faults": snapshot["faults"],
+        "slowlog": slowlog,
         "overall": Row("Overall", "", "", "", True, overall["hits"], overall["misses"], entries),
         "entries": entries,
         "bookkeeping": bookkeeping,

@@ -190,6 +190,11 @@ CACHE_WRITE_PENDING_TTL = env.float("CACHE_WRITE_PENDING_TTL", default=60.0)
 # Unset: one per project and database in the temp directory; empty: off (a single process).
 # (Not default=None: django-environ then reads an empty value as None, and "off" would mean "the default file".)
 CACHE_LOCMEM_JOURNAL = env.str("CACHE_LOCMEM_JOURNAL") if "CACHE_LOCMEM_JOURNAL" in env.ENVIRON else None
+# An entry larger than this, or listing more generations than this, is served but not stored: a bounded hit costs a
+# bounded read. 1 MiB is ~2,000 errands as JSON; 2,000 dependencies cover the largest page (100 errands, each with
+# its creator, runner and escrow) four times over.
+CACHE_MAX_ENTRY_BYTES = env.int("CACHE_MAX_ENTRY_BYTES", default=1024 * 1024)
+CACHE_MAX_ENTRY_DEPENDENCIES = env.int("CACHE_MAX_ENTRY_DEPENDENCIES", default=2000)
 # Adds extensions.cache (per field HIT/MISS, family, TTL) to GraphQL responses.
 GRAPHQL_CACHE_DEBUG = env.bool("GRAPHQL_CACHE_DEBUG", default=DEBUG)
 

@@ -7,6 +7,11 @@ SINGLE_FLIGHT_WAIT_DEFAULT = 2.0
 STATS_FLUSH_INTERVAL_DEFAULT = 1.0
 OUTAGE_RETRY_INTERVAL_DEFAULT = 1.0
 WRITE_PENDING_TTL_DEFAULT = 60.0
+MAX_ENTRY_BYTES_DEFAULT = 1024 * 1024
+MAX_ENTRY_DEPENDENCIES_DEFAULT = 2000
+# Seconds a generation or write clock that a read created lives until a stored entry claims it (and extends it to
+# its own TTL): keys a read adds are gone within the entry's TTL plus this.
+FILL_WINDOW = 60
 
 
 def cache_enabled() -> bool:
@@ -49,3 +54,11 @@ def write_pending_ttl() -> float:
 def backend_name() -> str:
     backend = settings.CACHES["default"]["BACKEND"]
     return "redis" if backend.startswith("django_redis.") else "locmem"
+
+
+def max_entry_bytes() -> int:
+    return int(getattr(settings, "CACHE_MAX_ENTRY_BYTES", MAX_ENTRY_BYTES_DEFAULT))
+
+
+def max_entry_dependencies() -> int:
+    return int(getattr(settings, "CACHE_MAX_ENTRY_DEPENDENCIES", MAX_ENTRY_DEPENDENCIES_DEFAULT))

@@ -187,13 +187,14 @@ def gen_key(family: str) -> str:
 
 
 def clock_key(label: str) -> str:
-    return _bounded(f"{key_prefix()}:_w:{label}")
+    """A model's write clock: a hash holding its token (`t`) and the pending marks of writes in flight, so that
+    eviction can only ever take the two together (see docs/caching.md, "Design: cache space")."""
+    return _bounded(f"{key_prefix()}:_c:{label}")
 
 
-def pending_key(clock: str) -> str:
-    """The pending-write set that goes with a write clock key (`runam:_w:errands.errand` → `runam:_p:...`)."""
-    head = f"{key_prefix()}:_w:"
-    return f"{key_prefix()}:_p:{clock.removeprefix(head)}"
+def generation_glob(glob: str) -> str:
+    """The generations of the families a glob (relative to the prefix) matches, as a glob over the keyspace."""
+    return scoped_glob("_g:" + strip_prefix(glob))
 
 
 def runid_key() -> str:

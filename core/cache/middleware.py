@@ -145,14 +145,16 @@ class FieldFill:
     entry: dict = field(default_factory=dict)
 
     def store(self, completed: Any, families: set[str]) -> None:
-        stored = get_store().store(
+        store = get_store()
+        stored = store.store(
             self.ticket, encode_entry(families, completed), self.policy.ttl, families=families, guarded=True
         )
         if stored:
             stats.record(self.policy.family_root, "set")
         else:
-            self.entry["reason"] = "a write raced with the read"
-            logger.debug("field %s not cached: a write raced with the read", self.policy.coordinate)
+            # Too large, too many dependencies, or a write raced with the read: the store says which.
+            self.entry["reason"] = store.refusal() or "a write raced with the read"
+            logger.debug("field %s not cached: %s", self.policy.coordinate, self.entry["reason"])
         self._release()
 
     def abandon(self, reason: str) -> None:

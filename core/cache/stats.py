@@ -13,9 +13,11 @@ from collections import Counter
 from typing import Any
 
 from core.cache import conf
-from core.cache.store import get_store
+from core.cache.store import FAULTS, get_store
 
 EVENTS = {"hit": "hits", "miss": "misses", "set": "sets", "invalidation": "invalidations"}
+# The store's failed calls are counted under this name, which no family can have (templates cannot start with `_`).
+FAULTS_FAMILY = "_backend"
 
 
 def _empty() -> dict[str, Any]:
@@ -42,6 +44,7 @@ class Stats:
     def flush(self) -> bool:
         """Send pending counts to the shared hash in one pipeline; on failure keep them for the next flush."""
         store = get_store()
+        self._take_faults(store)
         if store.backend != "redis":
             return False
         with self._lock:
@@ -54,8 +57,14 @@ class Stats:
             self._pending.update(counts)
         return False
 
+    def _take_faults(self, store: Any) -> None:
+        faults = store.take_faults()
+        with self._lock:
+            self._pending.update({f"{FAULTS_FAMILY}|{kind}": count for kind, count in faults.items()})
+
     def totals(self) -> dict[str, int]:
         store = get_store()
+        self._take_faults(store)
         shared = store.read_stats() if store.backend == "redis" and self.flush() else None
         with self._lock:
             local = dict(self._pending)
@@ -66,8 +75,13 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         families: dict[str, dict[str, Any]] = {}
         overall = _empty()
+        faults = dict.fromkeys(FAULTS, 0)
         for name, count in self.totals().items():
             family, _, event = name.rpartition("|")
+            if family == FAULTS_FAMILY:
+                if event in faults:
+                    faults[event] += count
+                continue
             if event not in EVENTS:
                 continue
             families.setdefault(family, _empty())[EVENTS[event]] += count
@@ -75,7 +89,14 @@ class Stats:
         for row in [*families.values(), overall]:
             lookups = row["hits"] + row["misses"]
             row["hit_rate"] = row["hits"] / lookups if lookups else 0.0
-        return {"families": dict(sorted(families.items())), "overall": overall, "backend": get_store().info()}
+        store = get_store()
+        return {
+            "families": dict(sorted(families.items())),
+            "overall": overall,
+            "backend": store.info(),
+            "faults": faults,  # failed calls by kind, every process's on Redis
+            "slowlog": store.slowlog(),
+        }
 
     def reset(self, *, shared: bool = True) -> None:
         with self._lock:
@@ -128,7 +149,8 @@ def flush() -> bool:
 
 
 def snapshot() -> dict[str, Any]:
-    """{"families": {family: {hits, misses, sets, invalidations, hit_rate}}, "overall": {...}, "backend": info}."""
+    """{"families": {family: {hits, misses, sets, invalidations, hit_rate}}, "overall": {...}, "backend": info,
+    "faults": {read_timeout, read_error, write_timeout, write_error}, "slowlog": {length, entries, error} or None}."""
     return _default.snapshot()
 
 

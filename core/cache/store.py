@@ -11,6 +11,7 @@ import os
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from core.cache import conf
 from core.cache.conf import key_prefix
@@ -34,10 +36,10 @@ from core.cache.keys import (
     family_from_pattern,
     family_of,
     gen_key,
+    generation_glob,
     glob_regex,
     is_internal,
     lock_key,
-    pending_key,
     prefix_families,
     runid_key,
     scoped_glob,
@@ -50,6 +52,9 @@ T = TypeVar("T")
 
 # What a backend raises when it is down or slow; anything else is a bug and is logged with its traceback.
 BACKEND_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+TIMEOUTS = (RedisTimeout, TimeoutError)
+# What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
+FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
 SCAN_BATCH = 1000
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -115,7 +120,8 @@ class GenerationStore:
     def __init__(self, cache: Any) -> None:
         self.cache = cache
         self._healthy = True
-        self._needs_epoch = False  # saw an outage: bump the epoch before serving anything again
+        self._down = False  # a call failed: until the next probe, calls are misses that do not touch the backend
+        self._owed = False  # an invalidation may not have reached the backend: bump the epoch before anything else
         self._next_probe = 0.0  # monotonic time before which an outage is assumed to go on
         self._state_lock = threading.Lock()
         self._recover_lock = threading.Lock()
@@ -124,6 +130,8 @@ class GenerationStore:
         self._held = threading.local()
         self._server_checked = False  # see _check_server: once per process, and again after every outage
         self._owed_settles: list[tuple[str, list[str]]] = []  # pending marks whose settle failed: lift on recovery
+        self._faults: Counter[str] = Counter()  # failed calls by kind (FAULTS), until stats take them
+        self._refusal = threading.local()  # why this thread's last store() stored nothing
 
     # --- faults ---------------------------------------------------------------------------------------------
 
@@ -133,7 +141,7 @@ class GenerationStore:
 
     def _skip(self, *, invalidates: bool) -> bool:
         """True when a call must not touch the backend: an outage is on and it is not yet time to probe again
-        (a hung Redis would otherwise cost every call its full timeout), or the probe failed."""
+        (a hung Redis would otherwise cost every call its full timeout), or what is owed could not be paid."""
         # Reads wait for the next probe; an invalidation always tries at once: a write is rare, and skipping its
         # bump while Redis is already back would let other processes serve what it changed until the retry.
         if (invalidates or time.monotonic() >= self._next_probe) and self.recover():
@@ -143,12 +151,15 @@ class GenerationStore:
         return True
 
     def _call(self, operation: Callable[[], T], default: T, *, invalidates: bool = False) -> T:
-        if self._needs_epoch and self._skip(invalidates=invalidates):
+        if (self._down or self._owed) and self._skip(invalidates=invalidates):
             return default
         try:
             if not self._server_checked:
                 self._check_server()
-            return operation()
+            result = operation()
+            if self._down:
+                self._answered()
+            return result
         except BACKEND_ERRORS as first:
             error: BaseException = first
             if invalidates:
@@ -168,9 +179,15 @@ class GenerationStore:
         self._server_checked = True
 
     def _failed(self, exc: BaseException, *, invalidates: bool) -> None:
+        """A failed read is a miss and nothing more. A failed invalidation may not have reached the backend: the
+        epoch bump that makes up for it is owed until the backend answers."""
+        kind = ("write_" if invalidates else "read_") + ("timeout" if isinstance(exc, TIMEOUTS) else "error")
         with self._state_lock:
+            self._faults[kind] += 1
+            # A Redis that restarted from a snapshot meanwhile is only recognised by its run_id: check it again.
             self._server_checked = False
-            self._needs_epoch = True
+            self._down = True
+            self._owed = self._owed or invalidates
             self._next_probe = time.monotonic() + conf.outage_retry_interval()
             if self._healthy:
                 self._healthy = False
@@ -178,26 +195,42 @@ class GenerationStore:
         if invalidates:
             self._start_retry()
 
+    def _answered(self) -> None:
+        with self._state_lock:
+            if not self._down or self._owed:
+                return
+            self._down = False
+            self._healthy = True
+        log.info("cache backend answers again; only reads failed, so nothing was owed")
+
+    def take_faults(self) -> dict[str, int]:
+        """The failed calls counted since the last take, by kind (FAULTS), and forget them."""
+        with self._state_lock:
+            faults, self._faults = self._faults, Counter()
+        return dict(faults)
+
     def recover(self) -> bool:
-        """Bump the epoch if this process saw an outage; True once the backend answers (or nothing was owed)."""
-        if not self._needs_epoch:
+        """Bump the epoch if an invalidation of this process was lost; True once the backend answers (or nothing
+        was owed: then the next call itself is the probe)."""
+        if not self._owed:
             return True
         if not self._recover_lock.acquire(blocking=False):
             return False  # another thread is trying right now; do not queue every request behind it
         try:
-            if not self._needs_epoch:
+            if not self._owed:
                 return True
             try:
                 self._set_tokens({epoch_key(): new_token()}, ttl=None)
                 with self._state_lock:
                     owed, self._owed_settles = self._owed_settles, []
-                for write_id, pendings in owed:
-                    self._settle_write(write_id, pendings, {})
+                for write_id, owed_clocks in owed:
+                    self._write(write_id, "-", {name: new_token() for name in owed_clocks})
             except BACKEND_ERRORS:
                 self._next_probe = time.monotonic() + conf.outage_retry_interval()
                 return False
             with self._state_lock:
-                self._needs_epoch = False
+                self._owed = False
+                self._down = False
                 self._healthy = True
             log.info("cache backend recovered; epoch bumped so entries from before the outage are not served")
             return True
@@ -213,7 +246,7 @@ class GenerationStore:
             self._retry_thread.start()
 
     def _retry_loop(self) -> None:
-        while self._needs_epoch and _store is self:  # a replaced store (settings changed) owes nothing
+        while self._owed and _store is self:  # a replaced store (settings changed) owes nothing
             time.sleep(max(conf.outage_retry_interval(), 0.01))
             self.recover()
 
@@ -239,51 +272,69 @@ class GenerationStore:
     def store(
         self, ticket: Ticket | None, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
     ) -> bool:
+        """Store the entry unless anything it depends on moved since the ticket; False (and refusal() says why)
+        when nothing was stored."""
+        self._refusal.reason = None
         if ticket is None or ttl <= 0:  # no ticket: the lookup found the backend down
-            return False
+            return self._refuse(ticket, "the cache backend did not answer" if ticket is None else "no TTL")
         if guarded and time.time() - ticket.started > conf.write_pending_ttl():
             # A write that began meanwhile and never settled has let its pending mark expire: the clock alone
             # cannot tell this fill's data from before that write's commit.
-            return False
+            return self._refuse(ticket, "the fill took longer than CACHE_WRITE_PENDING_TTL")
+        if (size := len(payload.encode())) > conf.max_entry_bytes():
+            return self._refuse(ticket, f"{size} bytes, above CACHE_MAX_ENTRY_BYTES ({conf.max_entry_bytes()})")
         extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
+        if (count := len(ticket.deps) + len(extra)) > conf.max_entry_dependencies():
+            limit = conf.max_entry_dependencies()
+            return self._refuse(ticket, f"{count} dependencies, above CACHE_MAX_ENTRY_DEPENDENCIES ({limit})")
         guards = ticket.guards if guarded else {}
-        return self._call(lambda: self._store(ticket, payload, ttl, extra, guards), False)
+        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards), False):
+            return True
+        return self._refuse(ticket, "a write raced with the read" if self._healthy else "the cache backend failed")
+
+    def _refuse(self, ticket: Ticket | None, reason: str) -> bool:
+        self._refusal.reason = reason
+        log.debug("entry %s not stored: %s", ticket.key if ticket else "(no ticket)", reason)
+        return False
+
+    def refusal(self) -> str | None:
+        """Why this thread's last store() stored nothing (None after a stored entry)."""
+        return getattr(self._refusal, "reason", None)
 
     def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
-        # One atomic step on both backends (MULTI on Redis, the write lock on LocMem). Were it not, clocks first
+        # One atomic step on both backends (a script on Redis, the write lock on LocMem). Were it not, clocks first
         # would still be safe: a guarded store in between sees a new clock, or reads row generations about to move.
         families = list(families)
         # A bump that names no model is a manual invalidation: its clock holds off GraphQL fills racing with it.
         clocks = list(clocks) or ([MANUAL_CLOCK] if families else [])
-        names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
-        if names:
-            tokens = {name: new_token() for name in names}
-            self._call(lambda: self._set_tokens(tokens, ttl=conf.generation_ttl()), None, invalidates=True)
+        if clocks or families:
+            self._call(lambda: self._write("", "", self._tokens(clocks, families)), None, invalidates=True)
+
+    @staticmethod
+    def _tokens(clocks: Iterable[str], families: Iterable[str]) -> dict[str, str]:
+        """Fresh tokens for the clocks (first) and generations an invalidation moves."""
+        names = [clock_key(label) for label in dict.fromkeys(clocks)] + [gen_key(family) for family in families]
+        return {name: new_token() for name in names}
 
     def begin_write(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> str | None:
         """Before a write's SQL runs: give its clocks and generations fresh tokens and mark it pending on each
         clock, so that until settle_write() (after commit) no guarded fill of those models is stored. Returns the
         write's id, or None when the backend is down (the lost invalidation is then owed as an epoch bump)."""
-        clocks = list(dict.fromkeys(clocks))
-        names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
-        tokens = {name: new_token() for name in names}
+        tokens = self._tokens(clocks, families)
         write_id = new_token()
-        pendings = [pending_key(clock_key(label)) for label in clocks]
-        done = self._call(lambda: self._begin_write(write_id, pendings, tokens), False, invalidates=True)
-        return write_id if done is not False else None
+        done = self._call(lambda: self._write(write_id, "+", tokens) or True, False, invalidates=True)
+        return write_id if done else None
 
     def settle_write(self, write_id: str | None, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
         """After commit: bump again (what a fill stored between the two bumps read the old data) and lift the
         pending mark, atomically."""
-        clocks = list(dict.fromkeys(clocks))
-        names = [clock_key(label) for label in clocks] + [gen_key(family) for family in families]
-        tokens = {name: new_token() for name in names}
-        pendings = [pending_key(clock_key(label)) for label in clocks] if write_id else []
-        done = self._call(lambda: self._settle_write(write_id or "", pendings, tokens) or True, False, invalidates=True)
+        tokens = self._tokens(clocks, families)
+        action = "-" if write_id else ""
+        done = self._call(lambda: self._write(write_id or "", action, tokens) or True, False, invalidates=True)
         if not done and write_id:
             # The epoch bump on recovery covers the tokens; the mark would hold off fills until it expires.
             with self._state_lock:
-                self._owed_settles.append((write_id, pendings))
+                self._owed_settles.append((write_id, [clock_key(label) for label in dict.fromkeys(clocks)]))
 
     def bump_epoch(self) -> None:
         self._call(lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None), None, invalidates=True)
@@ -294,12 +345,17 @@ class GenerationStore:
         return self._call(lambda: self._delete_entry(key, own), False, invalidates=True)
 
     def delete_pattern(self, glob: str, *, dry_run: bool = False) -> int:
-        if not dry_run:
-            # A family pattern is one bump; any other glob cannot find what whole GraphQL responses contain, so
-            # they all go. The manual clock stops fills that raced with this from being stored.
-            family = family_from_pattern(glob)
-            self.bump(families=[family if family is not None else OPERATION_FAMILY], clocks=[MANUAL_CLOCK])
-        return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=dry_run, internal=False), 0)
+        """Delete the entries a glob matches; returns how many. The generations of the families it matches go
+        too (a missing generation only means "invalid"), so that nothing reads created outlives the sweep."""
+        if dry_run:
+            return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=True, internal=False), 0)
+        # A family pattern is one bump; any other glob cannot find what whole GraphQL responses contain, so they
+        # all go. The manual clock stops fills that raced with this from being stored.
+        family = family_from_pattern(glob)
+        self.bump(families=[family if family is not None else OPERATION_FAMILY], clocks=[MANUAL_CLOCK])
+        removed = self._call(lambda: self._sweep(scoped_glob(glob), dry_run=False, internal=False), 0)
+        self._call(lambda: self._sweep(generation_glob(glob), dry_run=False), 0, invalidates=True)
+        return removed
 
     def count(self, glob: str = "*") -> int:
         return self._call(lambda: self._sweep(scoped_glob(glob), dry_run=True, internal=False), 0)
@@ -352,6 +408,10 @@ class GenerationStore:
             return {"backend": self.backend, "healthy": False, "keys": None, "memory": None, "error": str(exc)}
         return {"backend": self.backend, "healthy": self._healthy, "keys": keys, "memory": memory, "error": None}
 
+    def slowlog(self, count: int = 5) -> dict[str, Any] | None:
+        """The backend's slow log: {"length", "entries": newest first, "error"}; None where there is none."""
+        return None
+
     # --- async ------------------------------------------------------------------------------------------------
     # Django 5.2's BaseCache.aget_many awaits aget once per key, and django-redis 7 has no native async methods, so
     # the async cache API would cost a round trip and a thread hop per key. The sync operation in a worker thread
@@ -391,10 +451,9 @@ class GenerationStore:
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         raise NotImplementedError
 
-    def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
-        raise NotImplementedError
-
-    def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
+    def _write(self, write_id: str, action: str, tokens: dict[str, str]) -> None:
+        """Set the tokens (write clocks first, then generations) and, for action "+" (begin) or "-" (settle), add or
+        lift the write's pending mark on each clock, atomically."""
         raise NotImplementedError
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
@@ -419,11 +478,11 @@ class GenerationStore:
         """Count (and unless dry_run delete) keys matching glob in batches; internal keys only if asked."""
         keep = {epoch_key(), stats_key(), runid_key()}
         internal_head = key_prefix() + ":_"
-        pending_head = key_prefix() + ":_p:"  # a write in flight keeps its mark whatever is cleared
+        clock_head = clock_key("")  # a write in flight keeps its mark (on its clock) whatever is cleared
         batch: list[str] = []
         total = 0
         for name in self._keys(glob):
-            if name in keep or name.startswith(pending_head) or (not internal and name.startswith(internal_head)):
+            if name in keep or name.startswith(clock_head) or (not internal and name.startswith(internal_head)):
                 continue
             batch.append(name)
             if len(batch) >= SCAN_BATCH:
@@ -450,6 +509,7 @@ class LocMemStore(GenerationStore):
 
     def __init__(self, cache: Any) -> None:
         super().__init__(cache)
+        self._marks: dict[str, dict[str, float]] = {}  # write clock -> {pending write id: expiry}
         path = journal_path()
         self._journal = None
         if path:
@@ -474,11 +534,9 @@ class LocMemStore(GenerationStore):
         for record in records:
             self.cache.set_many(record.get("tokens", {}), record.get("ttl"))
             for name, write_id, until in record.get("begin", ()):
-                self.cache.set(name, {**self._pending(name), write_id: until}, conf.write_pending_ttl())
+                self._marks.setdefault(name, {})[write_id] = until
             for name, write_id in record.get("settle", ()):
-                marks = self._pending(name)
-                marks.pop(write_id, None)
-                self.cache.set(name, marks, conf.write_pending_ttl())
+                self._marks.get(name, {}).pop(write_id, None)
 
     def _publish(self, record: dict[str, Any]) -> None:
         if self._journal is not None:
@@ -486,6 +544,14 @@ class LocMemStore(GenerationStore):
 
     def _get_many(self, names: Iterable[str]) -> dict[str, str | None]:
         return {name: _text(value) for name, value in self.cache.get_many(list(names)).items()}
+
+    def _extend(self, names: Iterable[str], ttl: int) -> None:
+        """Make each key live at least ttl seconds more (never shorter): LocMem has no PEXPIRE GT."""
+        until = time.time() + ttl
+        for name in names:
+            expiry = self.cache._expire_info.get(name, 0)  # None: never expires
+            if expiry is not None and expiry < until:
+                self.cache.touch(name, ttl)
 
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
         self._sync()
@@ -495,11 +561,11 @@ class LocMemStore(GenerationStore):
             if self._valid(parsed[0], values):
                 return Lookup(hit=True, payload=parsed[1], ticket=None)
         # Missing clocks are created too: a guard read as "absent" would still match after a bumped clock was
-        # evicted, and let a racing fill store.
+        # evicted, and let a racing fill store. What a read creates lives the fill window unless an entry claims it.
         if absent := [name for name in [*gens, *clocks] if name not in values]:
             token = new_token()
             for name in absent:
-                self.cache.add(name, token, None if name == epoch_key() else conf.generation_ttl())
+                self.cache.add(name, token, None if name == epoch_key() else conf.FILL_WINDOW)
             values.update(self._get_many(absent))
         return self._ticket(key, gens, clocks, values)
 
@@ -509,11 +575,12 @@ class LocMemStore(GenerationStore):
             current = self._get_many([*ticket.deps, *guards, *extra])
             if not self._valid(ticket.deps, current) or any(current.get(n) != t for n, t in guards.items()):
                 return False
-            if any(self._pending(pending_key(clock)) for clock in guards):
+            if any(self._pending(clock) for clock in guards):
                 return False
             if absent := {name: new_token() for name in extra if name not in current}:
-                self.cache.set_many(absent, conf.generation_ttl())
+                self.cache.set_many(absent, ttl)
                 current.update(absent)
+            self._extend([*ticket.deps, *guards, *extra], ttl)
             deps = {**ticket.deps, **{name: current[name] or MISSING for name in extra}}
             self.cache.set(ticket.key, render_entry(deps, payload), ttl)
             return True
@@ -524,33 +591,32 @@ class LocMemStore(GenerationStore):
             self.cache.set_many(tokens, ttl)
             self._publish({"tokens": tokens, "ttl": ttl})
 
-    def _pending(self, name: str) -> dict[str, float]:
-        """The unexpired marks of a pending-write set: {write id: expiry (epoch seconds)}. Call under the lock."""
+    def _pending(self, clock: str) -> dict[str, float]:
+        """The unexpired marks on a write clock: {write id: expiry (epoch seconds)}. Call under the lock.
+        They live in this object, not in the LocMem cache, whose culling could drop them."""
         now = time.time()
-        return {write_id: until for write_id, until in (self.cache.get(name) or {}).items() if until > now}
+        marks = {write_id: until for write_id, until in self._marks.get(clock, {}).items() if until > now}
+        self._marks[clock] = marks
+        return marks
 
-    def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
-        ttl = conf.write_pending_ttl()
-        until = time.time() + ttl
+    def _write(self, write_id: str, action: str, tokens: dict[str, str]) -> None:
+        until = time.time() + conf.write_pending_ttl()
+        clocks = [name for name in tokens if name.startswith(clock_key(""))]
         with self._write_lock:
             self._sync_locked()
-            for name in pendings:
-                self.cache.set(name, {**self._pending(name), write_id: until}, ttl)
-            self.cache.set_many(tokens, conf.generation_ttl())
-            begin = [[name, write_id, until] for name in pendings]
-            self._publish({"tokens": tokens, "ttl": conf.generation_ttl(), "begin": begin})
-        return True
-
-    def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
-        with self._write_lock:
-            self._sync_locked()
-            for name in pendings:
+            for name in clocks:
                 marks = self._pending(name)
-                marks.pop(write_id, None)
-                self.cache.set(name, marks, conf.write_pending_ttl())
+                if action == "+":
+                    marks[write_id] = until
+                elif action == "-":
+                    marks.pop(write_id, None)
             self.cache.set_many(tokens, conf.generation_ttl())
-            settle = [[name, write_id] for name in pendings]
-            self._publish({"tokens": tokens, "ttl": conf.generation_ttl(), "settle": settle})
+            record: dict[str, Any] = {"tokens": tokens, "ttl": conf.generation_ttl()}
+            if action == "+":
+                record["begin"] = [[name, write_id, until] for name in clocks]
+            elif action == "-":
+                record["settle"] = [[name, write_id] for name in clocks]
+            self._publish(record)
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         self._set_tokens(own, ttl=conf.generation_ttl())
@@ -590,10 +656,11 @@ class RedisStore(GenerationStore):
         super().__init__(cache)
         self.client = cache.client.get_client(write=True)
         # register_script keeps the SHA and sends EVALSHA; the source goes over the wire only after NOSCRIPT.
-        self._lookup_script = self.client.register_script((self._SCRIPTS / "lookup.lua").read_text())
-        self._store_script = self.client.register_script((self._SCRIPTS / "store.lua").read_text())
+        clock = (self._SCRIPTS / "clock.lua").read_text()  # helpers the scripts that touch write clocks share
+        self._lookup_script = self.client.register_script(clock + (self._SCRIPTS / "lookup.lua").read_text())
+        self._store_script = self.client.register_script(clock + (self._SCRIPTS / "store.lua").read_text())
+        self._write_script = self.client.register_script(clock + (self._SCRIPTS / "write.lua").read_text())
         self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
-        self._begin_write_script = self.client.register_script((self._SCRIPTS / "begin_write.lua").read_text())
 
     def _check_server(self) -> None:
         """A Redis that restarted from a snapshot brings back entries whose invalidation may have been lost by a
@@ -611,7 +678,8 @@ class RedisStore(GenerationStore):
         self._server_checked = True
 
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
-        args = [len(gens), new_token(), conf.generation_ttl() * 1000, "0" if read_entry else "1"]
+        pending_ms = int(conf.write_pending_ttl() * 1000)
+        args = [len(gens), new_token(), conf.FILL_WINDOW * 1000, "0" if read_entry else "1", pending_ms]
         found, data = self._lookup_script(keys=[key, *gens, *clocks], args=args)
         if found:
             return Lookup(hit=True, payload=_text(data), ticket=None)
@@ -619,31 +687,23 @@ class RedisStore(GenerationStore):
         return self._ticket(key, gens, clocks, values)
 
     def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
-        keys = [ticket.key, *ticket.deps, *guards, *(pending_key(clock) for clock in guards), *extra]
+        keys = [ticket.key, *ticket.deps, *guards, *extra]
         expected = [*ticket.deps.values(), *(token or "" for token in guards.values())]
-        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), conf.generation_ttl() * 1000]
+        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token()]
         return bool(self._store_script(keys=keys, args=[*args, *expected]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
-        # MULTI/EXEC in the same round trip: no guarded store script can run between a clock and a generation.
+        # The epoch (recovery, clear_all): one MULTI/EXEC round trip.
         pipe = self.client.pipeline(transaction=True)
         for name, token in tokens.items():
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
         pipe.execute()
 
-    def _begin_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> bool:
-        ttl_ms = int(conf.write_pending_ttl() * 1000)
-        args = [write_id, ttl_ms, conf.generation_ttl() * 1000, len(pendings), *tokens.values()]
-        self._begin_write_script(keys=[*pendings, *tokens], args=args)
-        return True
-
-    def _settle_write(self, write_id: str, pendings: list[str], tokens: dict[str, str]) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        for name, token in tokens.items():
-            pipe.set(name, token, px=conf.generation_ttl() * 1000)
-        for name in pendings:
-            pipe.zrem(name, write_id)
-        pipe.execute()
+    def _write(self, write_id: str, action: str, tokens: dict[str, str]) -> None:
+        nclocks = sum(1 for name in tokens if name.startswith(clock_key("")))  # _tokens() puts clocks first
+        pending_ms = int(conf.write_pending_ttl() * 1000)
+        args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, nclocks, *tokens.values()]
+        self._write_script(keys=list(tokens), args=args)
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)
@@ -669,6 +729,28 @@ class RedisStore(GenerationStore):
     def _info(self) -> tuple[int | None, int | None]:
         memory = int(self.client.info("memory").get("used_memory", 0))
         return sum(1 for _ in self._keys(scoped_glob("*"))), memory
+
+    def slowlog(self, count: int = 5) -> dict[str, Any] | None:
+        def read() -> dict[str, Any]:
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.slowlog_len()
+                pipe.slowlog_get(count)
+                length, entries = pipe.execute()
+            except ResponseError as exc:  # a managed Redis may refuse SLOWLOG: that is no outage
+                return {"length": None, "entries": [], "error": str(exc)}
+            rows = [
+                {
+                    "id": entry["id"],
+                    "start_time": entry["start_time"],
+                    "duration_us": entry["duration"],
+                    "command": (_text(entry["command"]) or "")[:200],
+                }
+                for entry in entries
+            ]
+            return {"length": int(length), "entries": rows, "error": None}
+
+        return self._call(read, None)
 
     def flush_stats(self, counts: dict[str, int]) -> bool:
         def send() -> bool:

@@ -1,19 +1,10 @@
 -- One round trip for a read: serve the entry if every generation its header lists still holds the listed token;
 -- otherwise return the probed generations (creating missing ones) and write clocks, so a miss needs no second trip.
 -- KEYS[1] entry; KEYS[2 .. ngens+1] generations to probe (KEYS[2] is the epoch); the rest write clocks.
--- ARGV[1] ngens (unused now: every missing probe is created); ARGV[2] a fresh token for missing probes;
--- ARGV[3] generation TTL in ms;
--- ARGV[4] '1' to skip the entry and only read the generations (a ticket for an overwrite).
+-- ARGV[1] ngens; ARGV[2] a fresh token for missing probes; ARGV[3] the fill window in ms: what a read creates
+-- lives that long unless a stored entry claims it (store.lua extends it to the entry's TTL); ARGV[4] '1' to skip
+-- the entry and only read the generations (a ticket for an overwrite); ARGV[5] the pending TTL in ms.
 -- Header generations are read without being declared in KEYS: fine on a single Redis, not on Cluster.
-local function mget(keys, first, last)
-  local values = {}
-  for start = first, last, 1000 do
-    local chunk = redis.call('MGET', unpack(keys, start, math.min(start + 999, last)))
-    for i = 1, #chunk do values[#values + 1] = chunk[i] end
-  end
-  return values
-end
-
 local entry = ARGV[4] ~= '1' and redis.call('GET', KEYS[1])
 if entry then
   local newline = string.find(entry, '\n', 1, true)
@@ -39,10 +30,9 @@ if entry then
   end
 end
 
--- Missing write clocks are created too: a guard read as "absent" would still match after a bumped clock was
--- evicted, and let a racing fill store.
-local values = mget(KEYS, 2, #KEYS)
-for i = 1, #values do
+local ngens = tonumber(ARGV[1])
+local values = mget(KEYS, 2, ngens + 1)
+for i = 1, ngens do
   if not values[i] then
     if i == 1 then
       redis.call('SET', KEYS[i + 1], ARGV[2])  -- the epoch never expires: losing it would empty the whole cache
@@ -51,5 +41,17 @@ for i = 1, #values do
     end
     values[i] = ARGV[2]
   end
+end
+-- Missing write clocks are created too: a guard read as "absent" would still match after a bumped clock was
+-- evicted, and let a racing fill store.
+local now = nil
+for i = ngens + 2, #KEYS do
+  local token = redis.call('HGET', KEYS[i], 't')
+  if not token then
+    now = now or now_ms()
+    ensure_clock(KEYS[i], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5]), now)
+    token = redis.call('HGET', KEYS[i], 't')
+  end
+  values[#values + 1] = token
 end
 return {0, values}

@@ -1,34 +1,27 @@
 -- Write an entry atomically with its header. Nothing is written when a generation the ticket read, or (guarded)
 -- a write clock, changed since the lookup, or while a write to a guarded model is pending (begun, not yet settled
--- after its commit): the value may predate that write, so it must never be served.
--- KEYS[1] entry; then ndeps generations from the ticket, nguards write clocks, nguards pending-write sets (one per
--- clock, same order), and the extra generations.
+-- after its commit): the value may predate that write, so it must never be served. A clock that is missing (evicted,
+-- expired) cannot vouch for anything, so it refuses too.
+-- Every generation and clock the entry lists is made to live at least as long as the entry (never shortened):
+-- a key a read created goes when the last entry that needs it goes.
+-- KEYS[1] entry; then ndeps generations from the ticket, nguards write clocks, and the extra generations.
 -- ARGV[1] ndeps; ARGV[2] nguards; ARGV[3] payload; ARGV[4] entry TTL ms; ARGV[5] fresh token for missing extra
--- generations; ARGV[6] generation TTL ms; ARGV[7 ..] the ticket's tokens for the deps, then the guards ('' = absent).
-local function mget(keys, first, last)
-  local values = {}
-  for start = first, last, 1000 do
-    local chunk = redis.call('MGET', unpack(keys, start, math.min(start + 999, last)))
-    for i = 1, #chunk do values[#values + 1] = chunk[i] end
-  end
-  return values
-end
-
+-- generations; ARGV[6 ..] the ticket's tokens for the deps, then for the guards.
 local ndeps, nguards = tonumber(ARGV[1]), tonumber(ARGV[2])
-local checked = ndeps + nguards
-if checked > 0 then
-  local current = mget(KEYS, 2, checked + 1)
-  for i = 1, checked do
-    if (current[i] or '') ~= ARGV[6 + i] then
+local ttl = ARGV[4]
+if ndeps > 0 then
+  local current = mget(KEYS, 2, ndeps + 1)
+  for i = 1, ndeps do
+    if current[i] ~= ARGV[5 + i] then
       return 0
     end
   end
 end
 if nguards > 0 then
-  local now = redis.call('TIME')
-  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  for i = checked + 2, checked + 1 + nguards do
-    if redis.call('ZCOUNT', KEYS[i], now_ms, '+inf') > 0 then
+  local now = now_ms()
+  for i = 1, nguards do
+    local clock = KEYS[ndeps + 1 + i]
+    if redis.call('HGET', clock, 't') ~= ARGV[5 + ndeps + i] or pending(clock, now) then
       return 0
     end
   end
@@ -37,20 +30,23 @@ end
 local header = {}
 for i = 1, ndeps do
   header[#header + 1] = KEYS[i + 1]
-  header[#header + 1] = ARGV[6 + i]
+  header[#header + 1] = ARGV[5 + i]
 end
-local first_extra = checked + nguards + 2
+local first_extra = ndeps + nguards + 2
 if #KEYS >= first_extra then
   local extra = mget(KEYS, first_extra, #KEYS)
   for i = first_extra, #KEYS do
     local token = extra[i - first_extra + 1]
     if not token then
       token = ARGV[5]
-      redis.call('SET', KEYS[i], token, 'PX', ARGV[6])
+      redis.call('SET', KEYS[i], token, 'PX', ttl)
     end
     header[#header + 1] = KEYS[i]
     header[#header + 1] = token
   end
 end
-redis.call('SET', KEYS[1], table.concat(header, '\t') .. '\n' .. ARGV[3], 'PX', ARGV[4])
+for i = 2, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ttl, 'GT')  -- a key without a TTL (the epoch) counts as infinite: left alone
+end
+redis.call('SET', KEYS[1], table.concat(header, '\t') .. '\n' .. ARGV[3], 'PX', ttl)
 return 1

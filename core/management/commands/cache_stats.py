@@ -1,5 +1,6 @@
 """`manage.py cache_stats`: hits, misses and hit rate per key family and overall, sets, invalidations, size."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -52,5 +53,22 @@ class Command(BaseCommand):
                 "process counts and caches in its own memory). See the server's on its admin cache dashboard "
                 "(/admin/core/cachedashboard/); with REDIS_URL set, every process's counts add up here."
             )
+        faults = snapshot["faults"]
+        self.stdout.write(
+            f"failed calls: read timeouts {faults['read_timeout']}  read errors {faults['read_error']}  "
+            f"write timeouts {faults['write_timeout']}  write errors {faults['write_error']}"
+        )
+        self._slowlog(snapshot["slowlog"])
         if not info["healthy"]:
             raise CommandError(f"cache backend unreachable ({info.get('error')}): counters shown are this process's")
+
+    def _slowlog(self, slowlog: dict[str, Any] | None) -> None:
+        if slowlog is None:
+            return
+        if slowlog["error"]:
+            self.stdout.write(f"slowlog: unavailable ({slowlog['error']})")
+            return
+        self.stdout.write(f"slowlog: {slowlog['length']} entries" + ("; newest:" if slowlog["entries"] else ""))
+        for entry in slowlog["entries"]:
+            when = datetime.fromtimestamp(entry["start_time"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+            self.stdout.write(f"  {when}  {entry['duration_us'] / 1000:8.1f} ms  {entry['command'][:80]}")

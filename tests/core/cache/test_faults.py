@@ -256,3 +256,90 @@ def test_a_settle_lost_in_an_outage_lifts_its_pending_mark_on_recovery(restartab
     found = store.lookup(KEY, clocks=["errands.errand"])
     # then: the mark no longer holds fills of that model off
     assert store.store(found.ticket, "fresh", 60, guarded=True)
+
+
+# --- a slow Redis: reads that time out are misses and nothing more -------------------------------------------------
+
+
+def test_a_timed_out_read_is_a_miss_and_owes_nothing(restartable_redis, caplog):
+    # given: an entry, and Redis holding every client's commands longer than the 100 ms socket timeout
+    fill()
+    store = get_store()
+    admin = restartable_redis.client()
+    epoch = admin.get(epoch_key())
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+
+    # when: a read times out, then Redis answers again
+    with caplog.at_level(logging.INFO, logger=STORE_LOGGER):
+        during = store.lookup(KEY)
+        admin.client_unpause()
+        after = store.lookup(KEY)
+
+    # then: the timeout was a miss; the entry is still served and the epoch did not move
+    assert during == DOWN
+    assert after.hit and after.payload == "before the outage"
+    assert admin.get(epoch_key()) == epoch
+    assert store.take_faults() == {"read_timeout": 1}
+    assert [r.getMessage() for r in records(caplog, logging.INFO)] == [
+        "cache backend answers again; only reads failed, so nothing was owed"
+    ]
+
+
+def test_many_read_timeouts_never_bump_the_epoch(restartable_redis):
+    # given
+    fill()
+    store = get_store()
+    admin = restartable_redis.client()
+    epoch = admin.get(epoch_key())
+
+    # when: twenty slow spells, each failing a read (and a store, and a lock: none of them an invalidation)
+    for _ in range(20):
+        ticket = store.ticket(make_key("errand_list"))
+        admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+        assert store.lookup(KEY) == DOWN
+        admin.client_unpause()
+        store.lookup(make_key("roles"))
+        admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+        assert store.store(ticket, "x", 60) is False
+        admin.client_unpause()
+
+    # then
+    assert admin.get(epoch_key()) == epoch
+    assert store.lookup(KEY).hit
+    assert store.take_faults() == {"read_timeout": 40}
+
+
+def test_a_timed_out_invalidation_is_still_owed_an_epoch_bump(restartable_redis):
+    # given
+    fill()
+    store = get_store()
+    admin = restartable_redis.client()
+    epoch = admin.get(epoch_key())
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+
+    # when: a write's invalidation times out (it may or may not reach Redis), then Redis answers again
+    store.bump(families=["user:42"])
+    admin.client_unpause()
+    after = store.lookup(KEY)
+
+    # then: the entry is not served: the epoch moved
+    assert not after.hit and after.ticket is not None
+    assert admin.get(epoch_key()) != epoch
+    assert store.take_faults() == {"write_timeout": 1}
+
+
+def test_a_failed_read_still_checks_for_a_restart(restartable_redis):
+    # given: an entry saved to disk, then a read that fails because Redis restarts (a snapshot brings it back)
+    fill()
+    store = get_store()
+    restartable_redis.client().save()
+    restartable_redis.stop()
+    assert store.lookup(KEY) == DOWN
+    restartable_redis.start()
+
+    # when
+    after = store.lookup(KEY)
+
+    # then: nothing was owed, but a changed run_id means invalidations may have been lost: the epoch moved
+    assert not after.hit
+    assert store.take_faults() == {"read_error": 1}

@@ -384,14 +384,13 @@ def test_a_write_sets_its_write_clock_before_its_generations(errand, monkeypatch
 
     store = get_store()
     orders = []
-    for name in ("_begin_write", "_settle_write"):
-        real = getattr(store, name)
+    real = store._write
 
-        def spy(write_id, pendings, tokens, _real=real):
-            orders.append(list(tokens))
-            return _real(write_id, pendings, tokens)
+    def spy(write_id, action, tokens):
+        orders.append(list(tokens))
+        return real(write_id, action, tokens)
 
-        monkeypatch.setattr(store, name, spy)
+    monkeypatch.setattr(store, "_write", spy)
     # when
     errand.title = "written"
     errand.save()
