@@ -1,5 +1,6 @@
 """`manage.py clear_cache` and `manage.py cache_stats`."""
 
+import re
 from io import StringIO
 
 import pytest
@@ -105,3 +106,22 @@ def redis_down(restartable_redis):
     """The default cache is a redis-server of this test, stopped: an outage."""
     restartable_redis.stop()
     return restartable_redis
+
+
+def test_cache_stats_shows_failed_calls_and_the_slowlog(restartable_redis):
+    # given: a read that timed out (Redis held every script past the socket timeout) and a slow log with entries
+    admin = restartable_redis.client()
+    admin.config_set("slowlog-log-slower-than", 0)  # log every command
+    CacheManager.set("roles", ["admin"])
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+    assert CacheManager.get("roles") is None  # a miss
+    admin.client_unpause()
+
+    # when
+    out = run("cache_stats")
+
+    # then
+    assert "failed calls: read timeouts 1  read errors 0  write timeouts 0  write errors 0" in out
+    assert re.search(r"^slowlog: \d+ entries; newest:$", out, re.MULTILINE)
+    assert re.search(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+\.\d ms  \S+", out, re.MULTILINE)
+    assert CacheManager.get("roles") == ["admin"]  # the timeout wiped nothing
