@@ -191,8 +191,8 @@ CACHE_WRITE_PENDING_TTL = env.float("CACHE_WRITE_PENDING_TTL", default=60.0)
 # (Not default=None: django-environ then reads an empty value as None, and "off" would mean "the default file".)
 CACHE_LOCMEM_JOURNAL = env.str("CACHE_LOCMEM_JOURNAL") if "CACHE_LOCMEM_JOURNAL" in env.ENVIRON else None
 # An entry larger than this, or listing more generations than this, is served but not stored: a bounded hit costs a
-# bounded read. 1 MiB is ~2,000 errands as JSON; 2,000 dependencies cover the largest page (100 errands, each with
-# its creator, runner and escrow) four times over.
+# bounded read. 1 MiB holds the largest page many times over; 2,000 dependencies are six times what the largest page
+# (100 errands with their creators and runners: at most 300 rows) lists. See docs/caching.md, "Design: cache space".
 CACHE_MAX_ENTRY_BYTES = env.int("CACHE_MAX_ENTRY_BYTES", default=1024 * 1024)
 CACHE_MAX_ENTRY_DEPENDENCIES = env.int("CACHE_MAX_ENTRY_DEPENDENCIES", default=2000)
 # Adds extensions.cache (per field HIT/MISS, family, TTL) to GraphQL responses.

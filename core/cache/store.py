@@ -656,11 +656,18 @@ class RedisStore(GenerationStore):
         super().__init__(cache)
         self.client = cache.client.get_client(write=True)
         # register_script keeps the SHA and sends EVALSHA; the source goes over the wire only after NOSCRIPT.
+        # A script with flags (the shebang) is refused before it starts when Redis is out of memory, never half-way
+        # through; an invalidation may run even then (allow-oom): it must not be lost for want of memory.
         clock = (self._SCRIPTS / "clock.lua").read_text()  # helpers the scripts that touch write clocks share
-        self._lookup_script = self.client.register_script(clock + (self._SCRIPTS / "lookup.lua").read_text())
-        self._store_script = self.client.register_script(clock + (self._SCRIPTS / "store.lua").read_text())
-        self._write_script = self.client.register_script(clock + (self._SCRIPTS / "write.lua").read_text())
+        self._lookup_script = self._register("#!lua\n" + clock + (self._SCRIPTS / "lookup.lua").read_text())
+        self._store_script = self._register("#!lua\n" + clock + (self._SCRIPTS / "store.lua").read_text())
+        self._write_script = self._register(
+            "#!lua flags=allow-oom\n" + clock + (self._SCRIPTS / "write.lua").read_text()
+        )
         self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
+
+    def _register(self, source: str) -> Any:
+        return self.client.register_script(source)
 
     def _check_server(self) -> None:
         """A Redis that restarted from a snapshot brings back entries whose invalidation may have been lost by a

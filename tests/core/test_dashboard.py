@@ -352,3 +352,25 @@ def test_the_clear_url_only_takes_posts(cache_admin):
     # then
     assert response.status_code == 302
     assert response["Location"] == DASHBOARD_URL
+
+
+def test_failed_calls_and_the_slowlog_are_shown(restartable_redis, cache_admin, api_client):
+    # given: a read that timed out, and a slow log with entries
+    admin = restartable_redis.client()
+    admin.config_set("slowlog-log-slower-than", 0)  # log every command
+    load_errands(api_client, [ErrandFactory()])
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+    get_store().lookup("runam:roles")
+    admin.client_unpause()
+
+    # when
+    page = cache_admin.get(DASHBOARD_URL)
+
+    # then
+    html = page.content.decode()
+    assert page.context["faults"] == {"read_timeout": 1, "read_error": 0, "write_timeout": 0, "write_error": 0}
+    assert re.search(r'<td class="num" id="read-timeouts">1</td>', html)
+    assert page.context["slowlog"]["length"] > 0
+    assert re.search(r'<span id="slowlog-length">\d+</span> entries', html)
+    assert len(page.context["slowlog"]["entries"]) == 5
+    assert len(re.findall(r'<td class="num">\d+\.\d ms</td>', html)) == 5

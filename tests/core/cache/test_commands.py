@@ -1,6 +1,7 @@
 """`manage.py clear_cache` and `manage.py cache_stats`."""
 
 import os
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -213,3 +214,22 @@ def test_cache_stats_on_local_memory_says_whose_counters_it_shows(settings):
     # then
     assert "these are this command's own counters and keys, not the running server's" in out
     assert "/admin/core/cachedashboard/" in out
+
+
+def test_cache_stats_shows_failed_calls_and_the_slowlog(restartable_redis):
+    # given: a read that timed out (Redis held every script past the socket timeout) and a slow log with entries
+    admin = restartable_redis.client()
+    admin.config_set("slowlog-log-slower-than", 0)  # log every command
+    CacheManager.set("roles", ["admin"])
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+    assert CacheManager.get("roles") is None  # a miss
+    admin.client_unpause()
+
+    # when
+    out = run("cache_stats")
+
+    # then
+    assert "failed calls: read timeouts 1  read errors 0  write timeouts 0  write errors 0" in out
+    assert re.search(r"^slowlog: \d+ entries; newest:$", out, re.MULTILINE)
+    assert re.search(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+\.\d ms  \S+", out, re.MULTILINE)
+    assert CacheManager.get("roles") == ["admin"]  # the timeout wiped nothing
