@@ -467,10 +467,19 @@ def settle(side: Side, wait: float) -> dict:
         result["keys_left"] = len(left)
         result["keys_left_by_family"] = dict(collections.Counter(family(key) for key in left))
     unique_left = collections.Counter()
+    leftover: list[str] = []
     for result in side.cases:
         if result["batch"]:
             unique_left.update(result["keys_left_by_family"])
+            leftover += [key for key in side.added[result["name"]] if client.exists(key)]
+    # What is still there must be on its way out: every key with a TTL, none beyond the fill window (60 s).
+    with client.pipeline(transaction=False) as pipe:
+        for key in leftover:
+            pipe.pttl(key)
+        ttls = [ttl for ttl in pipe.execute() if ttl != -2]  # -2: expired meanwhile
     return {
+        "unique_keys_left_without_ttl": sum(1 for ttl in ttls if ttl == -1),
+        "unique_keys_left_longest_ttl_ms": max((ttl for ttl in ttls if ttl >= 0), default=0),
         "dbsize_before_unique": side.before_unique,
         "dbsize_after_unique": side.after_unique,
         "dbsize_after_wait": client.dbsize(),

@@ -40,16 +40,17 @@ def test_thirty_aliased_password_guesses_are_refused_after_the_configured_attemp
     assert login["password_checks"] < 30
 
 
-def test_unique_anonymous_requests_leave_no_key_once_their_ttl_has_passed(results, cases):
+def test_unique_anonymous_requests_leave_no_key_beyond_their_ttl_and_a_minute(results, cases):
     # given: the unique requests did store entries
     unique = [case for case in cases.values() if case["batch"]]
     assert sum(case["requests"] for case in unique) == 60
     assert all(case["new_keys"] > 0 for case in unique)
 
-    # then: a few seconds after the 1 s TTLs, none of their keys is left and Redis is back to its key count
+    # then: a few seconds after the 1 s TTLs, whatever they added that is still there expires within the minute a read
+    # gives the keys it creates (the full bench waits TTL + 65 s and finds none left)
     settled = results["sides"]["head"]["settled"]
-    assert settled["unique_keys_left_by_family"] == {}
-    assert settled["dbsize_after_wait"] <= settled["dbsize_before_unique"]
+    assert settled["unique_keys_left_without_ttl"] == 0
+    assert settled["unique_keys_left_longest_ttl_ms"] <= 61_000
 
 
 def test_roles_asked_by_many_users_and_anonymously_is_one_whole_response_entry(cases):
