@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from core.cache import CacheManager, warmer
 from core.cache.manager import _warmers
+from tests.fixtures.cache import until
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
 
@@ -151,18 +152,19 @@ def test_get_or_set_never_caches_an_exception():
     assert len(calls) == 2
 
 
-def test_get_or_set_under_16_threads_computes_once():
+def test_get_or_set_under_16_threads_computes_once(patient_cache):
     # given
     threads_count = 16
     start = threading.Barrier(threads_count)
-    computing = threading.Event()
     calls, results = [], []
+
+    def misses() -> int:
+        return CacheManager.get_stats()["families"].get("banks_list", {}).get("misses", 0)
 
     def compute():
         calls.append(1)
-        computing.set()
-        # Hold the lock until every other thread has had its miss: they must wait, not compute.
-        threading.Event().wait(0.3)
+        # Hold the lock until every thread has had its miss: the others must wait for this value, not compute.
+        assert until(lambda: misses() == threads_count)
         return {"banks": ["044", "058"]}
 
     def worker():
