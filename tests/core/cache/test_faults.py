@@ -5,9 +5,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 
-from core.cache import stats
+from core.cache import CacheManager, stats
 from core.cache.keys import epoch_key, gen_key, make_key, stats_key
 from core.cache.store import DOWN, get_store, reset_store
 from tests.fixtures.cache import redis_caches
@@ -256,3 +257,21 @@ def test_a_settle_lost_in_an_outage_lifts_its_pending_mark_on_recovery(restartab
     found = store.lookup(KEY, clocks=["errands.errand"])
     # then: the mark no longer holds fills of that model off
     assert store.store(found.ticket, "fresh", 60, guarded=True)
+
+
+def test_an_invalidation_lost_while_redis_ran_on_unreachable_is_owed_on_recovery(restartable_redis, settings):
+    # given: an entry, then Redis unreachable without restarting (a partition: same run_id, same data)
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600  # the background retry sleeps; this process's next write recovers
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+    CacheManager.invalidate("user:42")  # lost
+
+    # when: reachable again, and this process writes
+    admin.config_set("requirepass", "")
+    CacheManager.invalidate("errand:1")
+
+    # then: another process, which never saw the outage, does not serve the entry
+    reset_store()
+    assert CacheManager.get("user:42:profile", default="miss") == "miss"

@@ -8,6 +8,7 @@ import redis
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
+from core.cache import CacheManager
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 
@@ -526,3 +527,11 @@ def test_a_guarded_fill_older_than_the_pending_ttl_is_not_stored(cache_backend, 
     # when / then
     assert not store.store(found.ticket, "maybe old", 60, guarded=True)
     assert store.store(found.ticket, "unguarded fills are not concerned", 60)
+
+
+def test_a_redis_entry_lives_for_its_ttl_and_no_longer(redis_cache, redis_url):
+    # when
+    CacheManager.set("banks_list:NG", ["044"], ttl=60)
+
+    # then
+    assert 0 < redis.Redis.from_url(redis_url).pttl(make_key("banks_list:NG")) <= 60_000
