@@ -8,7 +8,7 @@ import redis
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
-from core.cache import CacheManager
+from core.cache import CacheManager, cacheable
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 
@@ -529,8 +529,16 @@ def test_a_guarded_fill_older_than_the_pending_ttl_is_not_stored(cache_backend, 
 
 
 def test_a_redis_entry_lives_for_its_ttl_and_no_longer(redis_cache, redis_url):
-    # when
+    # given
+    @cacheable(key="roles:async", ttl=60)
+    async def roles():
+        return ["runner"]
+
+    # when: stored by the sync and by the async path
     CacheManager.set("banks_list:NG", ["044"], ttl=60)
+    async_to_sync(roles)()
 
     # then
-    assert 0 < redis.Redis.from_url(redis_url).pttl(make_key("banks_list:NG")) <= 60_000
+    client = redis.Redis.from_url(redis_url)
+    for key in ("banks_list:NG", "roles:async"):
+        assert 0 < client.pttl(make_key(key)) <= 60_000
