@@ -208,6 +208,20 @@ def test_clear_all_removes_only_our_prefix():
     assert caches["default"].get("otherapp:session:1") == "theirs"
 
 
+def test_clear_all_dry_run_counts_and_removes_nothing():
+    # given
+    CacheManager.set("errand:1", 1)
+    CacheManager.set("user:1:data", 2)
+
+    # when
+    counted = CacheManager.clear_all(dry_run=True)
+
+    # then
+    assert counted >= 2
+    assert CacheManager.get("errand:1") == 1
+    assert CacheManager.get("user:1:data") == 2
+
+
 def test_get_stats_counts_hits_misses_sets_per_family():
     # given
     CacheManager.get("errand:1")

@@ -8,7 +8,7 @@ import redis
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
-from core.cache import CacheManager, cacheable
+from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 
@@ -534,11 +534,13 @@ def test_a_redis_entry_lives_for_its_ttl_and_no_longer(redis_cache, redis_url):
     async def roles():
         return ["runner"]
 
-    # when: stored by the sync and by the async path
+    # when: stored through each public way that takes a TTL, sync and async
     CacheManager.set("banks_list:NG", ["044"], ttl=60)
+    CacheManager.get_or_set("roles", lambda: ["runner"], ttl=60)
+    cache_user_data(7, {"theme": "dark"}, timeout=60)
     async_to_sync(roles)()
 
-    # then
+    # then: none lives longer than asked (the default would be 300 s)
     client = redis.Redis.from_url(redis_url)
-    for key in ("banks_list:NG", "roles:async"):
-        assert 0 < client.pttl(make_key(key)) <= 60_000
+    for key in ("banks_list:NG", "roles", "user:7:data", "roles:async"):
+        assert 0 < client.pttl(make_key(key)) <= 60_000, key
