@@ -477,6 +477,22 @@ def test_async_invalidate_cache():
     assert counter.calls == 2
 
 
+def test_async_invalidate_cache_with_inner_glob_scans():
+    counter, errand_list, _ = _cached_errand_lists()
+
+    @invalidate_cache("errand_*:OPEN")
+    async def reopen():
+        return None
+
+    errand_list("OPEN")
+    errand_list("DONE")
+    asyncio.run(reopen())
+    errand_list("OPEN")
+    errand_list("DONE")
+
+    assert counter.calls == 3
+
+
 # --- transactions -----------------------------------------------------------------------------------------------
 
 
