@@ -119,6 +119,18 @@ def test_delete_pattern_counts_and_dry_run_removes_nothing():
     assert CacheManager.get("errand:1") == 1
 
 
+def test_a_glob_counts_and_removes_more_keys_than_two_scan_batches():
+    # given: more entries than two batches of the scan (1,000 each)
+    for n in range(2050):
+        CacheManager.set(f"user:{n}:data", n)
+
+    # when / then
+    assert CacheManager.delete_pattern("user:*:data", dry_run=True) == 2050
+    assert CacheManager.delete_pattern("user:*:data") == 2050
+    assert CacheManager.get("user:0:data") is None
+    assert CacheManager.get("user:2049:data") is None
+
+
 @pytest.mark.parametrize("glob", ["", "   ", "runam:"])
 def test_delete_pattern_refuses_an_empty_glob(glob):
     with pytest.raises(ValueError, match="non-empty"):

@@ -544,3 +544,16 @@ def test_a_redis_entry_lives_for_its_ttl_and_no_longer(redis_cache, redis_url):
     client = redis.Redis.from_url(redis_url)
     for key in ("banks_list:NG", "roles", "user:7:data", "roles:async"):
         assert 0 < client.pttl(make_key(key)) <= 60_000, key
+
+
+def test_clearing_everything_keeps_the_marks_of_writes_in_flight(cache_backend):
+    # given: a write that has begun and not yet settled
+    store = get_store()
+    store.begin_write(clocks=["errands.errand"])
+
+    # when
+    CacheManager.clear_all()
+
+    # then: a fill racing with that write is still refused
+    found = store.lookup(KEY, clocks=["errands.errand"])
+    assert not store.store(found.ticket, "maybe old", 60, guarded=True)
