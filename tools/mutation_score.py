@@ -15,7 +15,7 @@ def main(path: str = "mutants/mutmut-cicd-stats.json") -> None:
         f"mutation score: {score:.1f}% ({caught} of {tested} mutants caught: {stats['killed']} killed, "
         f"{stats['timeout']} timed out; {stats['survived']} survived, {stats['suspicious']} suspicious)"
     )
-    print(f"not run: {stats['no_tests']} reached by no selected test, {untested} outside this run's selection")
+    print(f"not run: {stats['no_tests']} reached by no selected test, {untested} not selected or not reached yet")
 
 
 if __name__ == "__main__":
