@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
+# make mutants MUTANTS='core.cache.keys.*' mutates only what the glob names; MUTANTS_JOBS test processes at once.
+MUTANTS ?=
+MUTANTS_JOBS ?= 2
 
-.PHONY: run test lint format bench install install-dev migrate seed clean graphiql-assets
+.PHONY: run test lint format bench mutants install install-dev migrate seed clean graphiql-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,5 +73,14 @@ graphiql-assets:
 		echo "$$dest: $$(ls "$$dest" | tr '\n' ' ')"; \
 	done
 
+# Mutation testing of core/cache/ against tests/core/cache and tests/core/graphql_cache (config: pyproject.toml,
+# [tool.mutmut]; docs/mutation-testing.md). Not part of `make test`. Results are kept in mutants/ between runs.
+mutants: install-dev
+	$(BIN)/mutmut run --max-children $(MUTANTS_JOBS) $(MUTANTS)
+	@$(BIN)/mutmut export-cicd-stats >/dev/null
+	@$(BIN)/python tools/mutation_score.py
+	@echo "== mutants not caught (mutmut show <name> prints the edit)"
+	@$(BIN)/mutmut results | grep -v ": not checked" || echo "    none"
+
 clean:
-	rm -rf $(VENV) db.sqlite3 artifacts
+	rm -rf $(VENV) db.sqlite3 artifacts mutants

@@ -129,6 +129,7 @@ class GenerationStore:
         self._retry_thread: threading.Thread | None = None
         self._held = threading.local()
         self._server_checked = False  # see _check_server: once per process, and again after every outage
+        self._check_lock = threading.Lock()
         self._owed_settles: list[tuple[str, list[str]]] = []  # pending marks whose settle failed: lift on recovery
         self._faults: Counter[str] = Counter()  # failed calls by kind (FAULTS), until stats take them
         self._refusal = threading.local()  # why this thread's last store() stored nothing
@@ -155,7 +156,7 @@ class GenerationStore:
             return default
         try:
             if not self._server_checked:
-                self._check_server()
+                self._checked_server()
             result = operation()
             if self._down:
                 self._answered()
@@ -173,6 +174,13 @@ class GenerationStore:
         except Exception:
             log.exception("cache store error; the call is treated as a miss")
         return default
+
+    def _checked_server(self) -> None:
+        # One thread checks; the others wait for it. Each thread checking on its own would let a late one bump the
+        # epoch after an early one had read its ticket: that fill is refused, and single flight waiters get nothing.
+        with self._check_lock:
+            if not self._server_checked:
+                self._check_server()
 
     def _check_server(self) -> None:
         """Backends that can restart with old data (Redis from a snapshot) check that here."""

@@ -5,9 +5,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 
-from core.cache import stats
+from core.cache import CacheManager, stats
 from core.cache.keys import epoch_key, gen_key, make_key, stats_key
 from core.cache.store import DOWN, get_store, reset_store
 from tests.fixtures.cache import redis_caches
@@ -343,3 +344,21 @@ def test_a_failed_read_still_checks_for_a_restart(restartable_redis):
     # then: nothing was owed, but a changed run_id means invalidations may have been lost: the epoch moved
     assert not after.hit
     assert store.take_faults() == {"read_error": 1}
+
+
+def test_an_invalidation_lost_while_redis_ran_on_unreachable_is_owed_on_recovery(restartable_redis, settings):
+    # given: an entry, then Redis unreachable without restarting (a partition: same run_id, same data)
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600  # the background retry sleeps; this process's next write recovers
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+    CacheManager.invalidate("user:42")  # lost
+
+    # when: reachable again, and this process writes
+    admin.config_set("requirepass", "")
+    CacheManager.invalidate("errand:1")
+
+    # then: another process, which never saw the outage, does not serve the entry
+    reset_store()
+    assert CacheManager.get("user:42:profile", default="miss") == "miss"

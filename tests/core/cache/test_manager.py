@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from core.cache import CacheManager, warmer
 from core.cache.manager import _warmers
+from tests.fixtures.cache import until
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
 
@@ -118,6 +119,18 @@ def test_delete_pattern_counts_and_dry_run_removes_nothing():
     assert CacheManager.get("errand:1") == 1
 
 
+def test_a_glob_counts_and_removes_more_keys_than_two_scan_batches():
+    # given: more entries than two batches of the scan (1,000 each)
+    for n in range(2050):
+        CacheManager.set(f"user:{n}:data", n)
+
+    # when / then
+    assert CacheManager.delete_pattern("user:*:data", dry_run=True) == 2050
+    assert CacheManager.delete_pattern("user:*:data") == 2050
+    assert CacheManager.get("user:0:data") is None
+    assert CacheManager.get("user:2049:data") is None
+
+
 @pytest.mark.parametrize("glob", ["", "   ", "runam:"])
 def test_delete_pattern_refuses_an_empty_glob(glob):
     with pytest.raises(ValueError, match="non-empty"):
@@ -151,18 +164,19 @@ def test_get_or_set_never_caches_an_exception():
     assert len(calls) == 2
 
 
-def test_get_or_set_under_16_threads_computes_once():
+def test_get_or_set_under_16_threads_computes_once(patient_cache):
     # given
     threads_count = 16
     start = threading.Barrier(threads_count)
-    computing = threading.Event()
     calls, results = [], []
+
+    def misses() -> int:
+        return CacheManager.get_stats()["families"].get("banks_list", {}).get("misses", 0)
 
     def compute():
         calls.append(1)
-        computing.set()
-        # Hold the lock until every other thread has had its miss: they must wait, not compute.
-        threading.Event().wait(0.3)
+        # Hold the lock until every thread has had its miss: the others must wait for this value, not compute.
+        assert until(lambda: misses() == threads_count)
         return {"banks": ["044", "058"]}
 
     def worker():
@@ -204,6 +218,20 @@ def test_clear_all_removes_only_our_prefix():
     assert CacheManager.get("errand:1") is None
     assert CacheManager.get("user:1:data") is None
     assert caches["default"].get("otherapp:session:1") == "theirs"
+
+
+def test_clear_all_dry_run_counts_and_removes_nothing():
+    # given
+    CacheManager.set("errand:1", 1)
+    CacheManager.set("user:1:data", 2)
+
+    # when
+    counted = CacheManager.clear_all(dry_run=True)
+
+    # then
+    assert counted >= 2
+    assert CacheManager.get("errand:1") == 1
+    assert CacheManager.get("user:1:data") == 2
 
 
 def test_get_stats_counts_hits_misses_sets_per_family():

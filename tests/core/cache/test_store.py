@@ -8,6 +8,7 @@ import redis
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
+from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 
@@ -494,15 +495,14 @@ def test_guarded_store_refuses_while_a_write_is_pending_and_accepts_once_it_sett
 
 
 def test_a_write_that_never_settles_blocks_fills_only_until_its_pending_ttl(cache_backend, settings):
-    # given: a write that began and never settled (its transaction rolled back, or a commit hook failed)
-    settings.CACHE_WRITE_PENDING_TTL = 0.2
+    # given: a write that began and never settled (its transaction rolled back, or a commit hook failed); that it
+    # blocks fills while pending is the test above, with the default TTL: here no assertion races the short TTL
+    settings.CACHE_WRITE_PENDING_TTL = 1.0
     store = get_store()
     store.begin_write(clocks=["errands.errand"])
-    blocked = store.lookup(KEY, clocks=["errands.errand"])
-    assert not store.store(blocked.ticket, "v", 60, guarded=True)
-    # when
-    time.sleep(0.3)
-    # then
+    # when: its mark expires (the expiry is wall-clock time, on the Redis server's clock: no clock to fake)
+    time.sleep(1.1)
+    # then: a fill stores again (its lookup-to-store gap must only stay under the 1 s TTL)
     later = store.lookup(KEY, clocks=["errands.errand"])
     assert store.store(later.ticket, "v", 60, guarded=True)
 
@@ -529,3 +529,34 @@ def test_a_guarded_fill_older_than_the_pending_ttl_is_not_stored(cache_backend, 
     # when / then
     assert not store.store(found.ticket, "maybe old", 60, guarded=True)
     assert store.store(found.ticket, "unguarded fills are not concerned", 60)
+
+
+def test_a_redis_entry_lives_for_its_ttl_and_no_longer(redis_cache, redis_url):
+    # given
+    @cacheable(key="roles:async", ttl=60)
+    async def roles():
+        return ["runner"]
+
+    # when: stored through each public way that takes a TTL, sync and async
+    CacheManager.set("banks_list:NG", ["044"], ttl=60)
+    CacheManager.get_or_set("roles", lambda: ["runner"], ttl=60)
+    cache_user_data(7, {"theme": "dark"}, timeout=60)
+    async_to_sync(roles)()
+
+    # then: none lives longer than asked (the default would be 300 s)
+    client = redis.Redis.from_url(redis_url)
+    for key in ("banks_list:NG", "roles", "user:7:data", "roles:async"):
+        assert 0 < client.pttl(make_key(key)) <= 60_000, key
+
+
+def test_clearing_everything_keeps_the_marks_of_writes_in_flight(cache_backend):
+    # given: a write that has begun and not yet settled
+    store = get_store()
+    store.begin_write(clocks=["errands.errand"])
+
+    # when
+    CacheManager.clear_all()
+
+    # then: a fill racing with that write is still refused
+    found = store.lookup(KEY, clocks=["errands.errand"])
+    assert not store.store(found.ticket, "maybe old", 60, guarded=True)

@@ -10,7 +10,7 @@ import threading
 import pytest
 from django.db import connection
 
-from core.cache.store import get_store
+from core.cache.store import GenerationStore, get_store
 from core.factories import BankFactory, ErrandFactory, EscrowFactory, RoleFactory, UserFactory
 from tests.fixtures.api import ApiClient, get_graphql_content, get_graphql_errors
 
@@ -289,9 +289,19 @@ def test_disabled_policy_and_disabled_cache_call_straight_through(settings, boar
     assert resolver_calls["Query.roles"] == 3  # one miss, one hit, then two straight calls with the cache off
 
 
-def test_concurrent_misses_run_the_resolver_once(board, resolver_calls, slow_fields, no_cache_debug):
-    # given: a slow resolver and 16 threads asking for the same field at once
-    slow_fields({"errands"}, 0.3)
+def test_concurrent_misses_run_the_resolver_once(
+    board, resolver_calls, hold_fields, patient_cache, no_cache_debug, monkeypatch
+):
+    # given: 16 requests for the same field at once; the one computing it holds until the 15 others wait for it
+    waiting = []
+    wait_for = GenerationStore.wait_for
+
+    def counted_wait_for(self, key, timeout):
+        waiting.append(key)
+        return wait_for(self, key, timeout)
+
+    monkeypatch.setattr(GenerationStore, "wait_for", counted_wait_for)
+    hold_fields({"errands"}, until=lambda: len(waiting) >= 15)
     query = "{ __typename errands { id title createdBy { username } } }"
     # when
     bodies = [response.content for response in concurrently(16, lambda: ApiClient().post_graphql(query))]
@@ -300,10 +310,10 @@ def test_concurrent_misses_run_the_resolver_once(board, resolver_calls, slow_fie
     assert resolver_calls["Query.errands"] == 1
 
 
-def test_concurrent_misses_compute_themselves_after_a_bounded_wait(settings, board, resolver_calls, slow_fields):
-    # given: the first reader holds the key far longer than the others will wait
+def test_concurrent_misses_compute_themselves_after_a_bounded_wait(settings, board, resolver_calls, hold_fields):
+    # given: the first reader holds the key until the others, who wait 50 ms at most, have all computed themselves
     settings.CACHE_SINGLE_FLIGHT_WAIT = 0.05
-    slow_fields({"errands"}, 0.5)
+    hold_fields({"errands"}, until=lambda: resolver_calls["Query.errands"] == 4)
     # when
     responses = concurrently(4, lambda: ApiClient().post_graphql("{ __typename errands { id } }"))
     statuses = [response.status_code for response in responses]
