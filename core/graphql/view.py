@@ -172,7 +172,9 @@ class GraphQLView(View):
             if fill is not None:
                 # The execution context records every row and family the response shows into this set.
                 request.runam_operation_recorder = fill.recorder
-        refusal = check_operation(self.schema, operation, parsed.fragments, variables, limits())
+        # The document cache measured every operation with its variables' defaults; only the request's own values
+        # (`first: $n`) can change the cost, so the pass runs again only when there are some.
+        refusal = check_operation(self.schema, operation, parsed.fragments, variables, limits()) if variables else None
         if refusal is not None:
             return Answer(_errors_body([refusal.formatted]), request_error)
         result = self._execute(request, parsed, operation_name, variables)
