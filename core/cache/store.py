@@ -540,7 +540,10 @@ class LocMemStore(GenerationStore):
         if reset:
             self.cache.set(epoch_key(), new_token(), None)
         for record in records:
-            self.cache.set_many(record.get("tokens", {}), record.get("ttl"))
+            if record.get("bump"):
+                self._bump_locked(record["tokens"])
+            else:
+                self.cache.set_many(record.get("tokens", {}), record.get("ttl"))
             for name, write_id, until in record.get("begin", ()):
                 self._marks.setdefault(name, {})[write_id] = until
             for name, write_id in record.get("settle", ()):
@@ -618,16 +621,31 @@ class LocMemStore(GenerationStore):
                     marks[write_id] = until
                 elif action == "-":
                     marks.pop(write_id, None)
-            self.cache.set_many(tokens, conf.generation_ttl())
-            record: dict[str, Any] = {"tokens": tokens, "ttl": conf.generation_ttl()}
+            self._bump_locked(tokens)
+            record: dict[str, Any] = {"tokens": tokens, "bump": 1}
             if action == "+":
                 record["begin"] = [[name, write_id, until] for name in clocks]
             elif action == "-":
                 record["settle"] = [[name, write_id] for name in clocks]
             self._publish(record)
 
+    def _bump_locked(self, tokens: dict[str, str]) -> None:
+        """Write clocks get their new token for CACHE_GENERATION_TTL; a generation only if it exists, keeping its
+        lifetime (as write.lua): a missing generation already means "invalid", and one a write created would
+        outlive every entry."""
+        now = time.time()
+        for name, token in tokens.items():
+            if name.startswith(clock_key("")):
+                self.cache.set(name, token, conf.generation_ttl())
+            elif self.cache.get(name) is not None:
+                expiry = self.cache._expire_info.get(name)  # None: never expires
+                self.cache.set(name, token, None if expiry is None else max(expiry - now, 0.001))
+
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
-        self._set_tokens(own, ttl=conf.generation_ttl())
+        with self._write_lock:
+            self._sync_locked()
+            self._bump_locked(own)
+            self._publish({"tokens": own, "bump": 1})
         return bool(self.cache.delete(key))
 
     def _keys(self, glob: str) -> Iterator[str]:
@@ -723,7 +741,7 @@ class RedisStore(GenerationStore):
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)
         for name, token in own.items():
-            pipe.set(name, token, px=conf.generation_ttl() * 1000)
+            pipe.set(name, token, xx=True, keepttl=True)  # as write.lua: only an existing generation moves
         pipe.delete(key)
         return bool(pipe.execute()[-1])
 

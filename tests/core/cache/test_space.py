@@ -72,11 +72,13 @@ def test_what_a_lookup_creates_lives_one_fill_window_until_an_entry_claims_it(re
 
 
 def test_a_store_never_shortens_a_shared_generation(redis_cache, redis_url):
-    # given: a family a write has bumped (it lives CACHE_GENERATION_TTL), then a short entry in it
+    # given: a family a long entry has claimed for an hour, then a short entry in it
     server = redis.Redis.from_url(redis_url)
     store = get_store()
-    store.bump(families=["report"])
+    long_entry = store.lookup(make_key("report:{{n}}", {"n": 2}))
+    assert store.store(long_entry.ticket, "value", 3600)
     long_lived = server.pttl(gen_key("report"))
+    assert long_lived > 3500 * 1000
 
     # when
     found = store.lookup(KEY)
@@ -84,7 +86,34 @@ def test_a_store_never_shortens_a_shared_generation(redis_cache, redis_url):
 
     # then
     assert server.pttl(gen_key("report")) > long_lived - 60_000
-    assert server.pttl(gen_key("report:1")) <= FILL_WINDOW * 1000  # created by the lookup: a minute at most
+    assert 0 < server.pttl(gen_key("report:1")) <= FILL_WINDOW * 1000  # created by the lookup: a minute at most
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_moves_the_generations_entries_list_and_creates_none(redis_cache, redis_url, api_client):
+    # given: one errand whose answer is cached (its row generations exist, living as long as that entry), and
+    # another that no entry shows
+    shown, unseen = ErrandFactory(title="shown"), ErrandFactory(title="unseen")
+    server = redis.Redis.from_url(redis_url)
+    get_graphql_content(api_client.post_graphql(ERRAND_QUERY, {"id": str(shown.id)}))
+    before = {name: server.pttl(name) for name in server.keys(gen_key("*"))}
+    tokens = dict(zip(before, server.mget(list(before)), strict=True))
+
+    # when: both rows are written, as the service layer writes them
+    shown.title, unseen.title = "shown, edited", "unseen, edited"
+    shown.save()
+    unseen.save()
+
+    # then: no generation was added, none lives longer than before, the shown row's moved, and the next read is
+    # fresh
+    after = {name: server.pttl(name) for name in server.keys(gen_key("*"))}
+    assert set(after) <= set(before), set(after) - set(before)
+    assert [name for name in after if name.decode().endswith(f"errand:{unseen.id}")] == []  # created, then written
+    assert {name: ms for name, ms in after.items() if ms > before[name]} == {}
+    moved = [name.decode() for name in after if server.get(name) != tokens[name]]
+    assert any(str(shown.id) in name for name in moved)
+    reply = get_graphql_content(api_client.post_graphql(ERRAND_QUERY, {"id": str(shown.id)}))
+    assert reply["data"]["errand"]["title"] == "shown, edited"
 
 
 def test_a_generation_that_expires_before_the_store_refuses_it(redis_cache, redis_url):
