@@ -9,6 +9,7 @@ OUTAGE_RETRY_INTERVAL_DEFAULT = 1.0
 WRITE_PENDING_TTL_DEFAULT = 60.0
 MAX_ENTRY_BYTES_DEFAULT = 1024 * 1024
 MAX_ENTRY_DEPENDENCIES_DEFAULT = 2000
+STATS_MAX_FAMILIES_DEFAULT = 500
 # Seconds a generation or write clock that a read created lives until a stored entry claims it (and extends it to
 # its own TTL): keys a read adds are gone within the entry's TTL plus this.
 FILL_WINDOW = 60
@@ -62,3 +63,9 @@ def max_entry_bytes() -> int:
 
 def max_entry_dependencies() -> int:
     return int(getattr(settings, "CACHE_MAX_ENTRY_DEPENDENCIES", MAX_ENTRY_DEPENDENCIES_DEFAULT))
+
+
+def stats_max_families() -> int:
+    """Families one process counts separately; the counts of any further family go to `_other` (a family comes from
+    a key's first segment, which a caller's key could make unbounded)."""
+    return int(getattr(settings, "CACHE_STATS_MAX_FAMILIES", STATS_MAX_FAMILIES_DEFAULT))

@@ -19,7 +19,13 @@ from typing import Any
 
 from django.conf import settings
 
-ROTATE_AT = 8 * 1024 * 1024  # bytes
+ROTATE_AT_DEFAULT = 8 * 1024 * 1024  # bytes
+
+
+def rotate_at() -> int:
+    """Bytes after which the journal starts a new file (`CACHE_LOCMEM_JOURNAL_MAX_BYTES`): the file, and what a
+    process reads of it, stays within this plus one record; the previous file is kept as `.old` until the next."""
+    return int(getattr(settings, "CACHE_LOCMEM_JOURNAL_MAX_BYTES", ROTATE_AT_DEFAULT))
 
 
 def default_path() -> str:
@@ -45,7 +51,7 @@ class Journal:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         fd = self._open_locked()
         try:
-            if os.fstat(fd).st_size > ROTATE_AT:
+            if os.fstat(fd).st_size + len(line) > rotate_at():
                 # Readers see a new inode and start over from a clean slate (everything invalid).
                 os.replace(self.path, self.path + ".old")
                 os.close(fd)

@@ -18,6 +18,8 @@ from core.cache.store import FAULTS, get_store
 EVENTS = {"hit": "hits", "miss": "misses", "set": "sets", "invalidation": "invalidations"}
 # The store's failed calls are counted under this name, which no family can have (templates cannot start with `_`).
 FAULTS_FAMILY = "_backend"
+# Counts of families beyond CACHE_STATS_MAX_FAMILIES in one process.
+OTHER_FAMILY = "_other"
 
 
 def _empty() -> dict[str, Any]:
@@ -30,6 +32,7 @@ class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: Counter[str] = Counter()
+        self._families: set[str] = set()  # counted by this process since its last flush, at most the setting + 1
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
         self._pid = os.getpid()
@@ -38,6 +41,10 @@ class Stats:
         if event not in EVENTS:
             raise ValueError(f"unknown cache event {event!r}; expected one of {sorted(EVENTS)}")
         with self._lock:
+            if family not in self._families:
+                if len(self._families) >= conf.stats_max_families():
+                    family = OTHER_FAMILY
+                self._families.add(family)
             self._pending[f"{family}|{event}"] += n
         self._ensure_flusher()
 
@@ -48,13 +55,14 @@ class Stats:
         if store.backend != "redis":
             return False
         with self._lock:
-            counts, self._pending = self._pending, Counter()
+            counts, self._pending, self._families = self._pending, Counter(), set()
         if not counts:
             return True
         if store.flush_stats(dict(counts)):
             return True
         with self._lock:
             self._pending.update(counts)
+            self._families.update(name.rpartition("|")[0] for name in counts)
         return False
 
     def _take_faults(self, store: Any) -> None:
@@ -101,6 +109,7 @@ class Stats:
     def reset(self, *, shared: bool = True) -> None:
         with self._lock:
             self._pending.clear()
+            self._families.clear()
         if shared:
             get_store().reset_stats()
 
@@ -108,6 +117,7 @@ class Stats:
         if self._pid != os.getpid():  # forked: the parent's thread and unflushed counts are not ours
             with self._lock:
                 self._pid, self._pending, self._flusher = os.getpid(), Counter(), None
+                self._families = set()
         if self._flusher is not None and self._flusher.is_alive():
             return
         if conf.stats_flush_interval() <= 0 or conf.backend_name() != "redis":

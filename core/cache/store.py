@@ -11,7 +11,7 @@ import os
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +130,9 @@ class GenerationStore:
         self._held = threading.local()
         self._server_checked = False  # see _check_server: once per process, and again after every outage
         self._check_lock = threading.Lock()
-        self._owed_settles: list[tuple[str, list[str]]] = []  # pending marks whose settle failed: lift on recovery
+        # Pending marks whose settle failed, to lift on recovery: (write id, clocks, when the mark expires anyway).
+        # Only unexpired ones are kept, so this holds at most the writes of one pending TTL.
+        self._owed_settles: deque[tuple[str, list[str], float]] = deque()
         self._faults: Counter[str] = Counter()  # failed calls by kind (FAULTS), until stats take them
         self._refusal = threading.local()  # why this thread's last store() stored nothing
 
@@ -230,8 +232,9 @@ class GenerationStore:
             try:
                 self._set_tokens({epoch_key(): new_token()}, ttl=None)
                 with self._state_lock:
-                    owed, self._owed_settles = self._owed_settles, []
-                for write_id, owed_clocks in owed:
+                    owed, self._owed_settles = self._owed_settles, deque()
+                now = time.monotonic()
+                for write_id, owed_clocks, _ in (item for item in owed if item[2] > now):
                     self._write(write_id, "-", {name: new_token() for name in owed_clocks})
             except BACKEND_ERRORS:
                 self._next_probe = time.monotonic() + conf.outage_retry_interval()
@@ -341,8 +344,12 @@ class GenerationStore:
         done = self._call(lambda: self._write(write_id or "", action, tokens) or True, False, invalidates=True)
         if not done and write_id:
             # The epoch bump on recovery covers the tokens; the mark would hold off fills until it expires.
+            now = time.monotonic()
+            owed = (write_id, [clock_key(label) for label in dict.fromkeys(clocks)], now + conf.write_pending_ttl())
             with self._state_lock:
-                self._owed_settles.append((write_id, [clock_key(label) for label in dict.fromkeys(clocks)]))
+                while self._owed_settles and self._owed_settles[0][2] <= now:
+                    self._owed_settles.popleft()  # appended in order of expiry: the expired are at the front
+                self._owed_settles.append(owed)
 
     def bump_epoch(self) -> None:
         self._call(lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None), None, invalidates=True)

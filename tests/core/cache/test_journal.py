@@ -6,7 +6,6 @@ import uuid
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
 
-from core.cache import journal
 from core.cache.keys import make_key, strip_prefix
 from core.cache.store import LocMemStore
 
@@ -73,9 +72,9 @@ def test_a_journal_replaced_under_a_process_invalidates_everything_it_holds(jour
     assert not server.lookup(KEY).hit
 
 
-def test_rotation_happens_past_the_size_limit(journal_path, monkeypatch):
+def test_rotation_happens_past_the_size_limit(journal_path, settings):
     # given
-    monkeypatch.setattr(journal, "ROTATE_AT", 200)
+    settings.CACHE_LOCMEM_JOURNAL_MAX_BYTES = 200
     writer = process("writer")
     # when
     for _ in range(10):
