@@ -76,6 +76,8 @@ class CachingExecutionContext(ExecutionContext):
     def _complete_fill(self, return_type, field_nodes, info, path, pending: PendingFill):
         errors_before = len(self.collected_errors.errors)
         self.recorders.append(pending.families)
+        if isinstance(return_type, GraphQLObjectType) and isinstance(pending.result, Model):
+            note_row(pending.families, pending.result)  # a nullable root object: graphene completes it directly
         try:
             completed = super().complete_value(return_type, field_nodes, info, path, pending.result)
         except BaseException:

@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
+from core.cache import keys
 from core.cache.keys import MANUAL_CLOCK, make_key, strip_prefix
 from core.cache.store import get_store
 
@@ -31,16 +32,16 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
 def row_family(model: type[models.Model], pk: object) -> str:
-    return f"@{model._meta.label_lower}:{pk}"
+    return keys.row_family(model._meta.label_lower, pk)
 
 
 def type_family(model: type[models.Model]) -> str:
-    return f"@{model._meta.label_lower}"
+    return keys.type_family(model._meta.label_lower)
 
 
 def queryset_family(model: type[models.Model]) -> str:
     # cache_queryset() keys live under this family.
-    return f"queryset:{model._meta.label_lower}"
+    return keys.queryset_family(model._meta.label_lower)
 
 
 @cache
@@ -58,15 +59,44 @@ def _templates(model: type[models.Model]) -> tuple[str, ...]:
     return invalidation_map().get(model._meta.label_lower, ())
 
 
+@cache
+def _labels_by_root() -> dict[str, frozenset[str]]:
+    """Model labels by the root of the families their writes bump (`errand_list` -> errands.errand)."""
+    roots: dict[str, set[str]] = {}
+    for label, templates in invalidation_map().items():
+        for template in templates:
+            roots.setdefault(template.split(":", 1)[0], set()).add(label)
+    return {root: frozenset(labels) for root, labels in roots.items()}
+
+
 @receiver(setting_changed)
 def _reload(*, setting: str, **kwargs) -> None:
     if setting == "CACHE_INVALIDATION":
         invalidation_map.cache_clear()
+        _labels_by_root.cache_clear()
 
 
 def tracked_labels() -> tuple[str, ...]:
     """The write clocks a GraphQL fill guards on: one per tracked model, and the one of manual invalidations."""
     return (*invalidation_map(), MANUAL_CLOCK)
+
+
+def guarding_labels(families: Iterable[str]) -> set[str]:
+    """The write clocks that guard a fill whose entry lists these families (those found while computing, which the
+    ticket could not read first): the models whose writes can move one of them, i.e. the models of its rows
+    (`@errands.errand:5`, `@errands.errand`, `queryset:errands.errand`) and those whose CACHE_INVALIDATION
+    templates bump one of its families (`errand_list` -> errands.errand), and manual invalidations. A write to any
+    other model moves nothing the entry lists, so it does not hold the fill off (docs/caching.md)."""
+    labels = {MANUAL_CLOCK}
+    by_root = _labels_by_root()
+    for family in families:
+        if family.startswith("@"):
+            labels.add(family[1:].split(":", 1)[0])
+        elif family.startswith("queryset:"):
+            labels.add(family.split(":", 1)[1])
+        else:
+            labels |= by_root.get(family.split(":", 1)[0], frozenset())
+    return labels
 
 
 def _resolve(template: str, instance: models.Model, written: frozenset[str] | None) -> str | None:

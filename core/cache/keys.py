@@ -192,6 +192,35 @@ def clock_key(label: str) -> str:
     return _bounded(f"{key_prefix()}:_c:{label}")
 
 
+def row_family(label: str, pk: object) -> str:
+    """The family of one model row (`@errands.errand:5`). On Redis it is a *tag*: a set of the entries that show the
+    row, emptied by the row's writes, instead of a generation every hit would have to read."""
+    return f"@{label}:{pk}"
+
+
+def type_family(label: str) -> str:
+    """What a bulk write of the model (rows unknown) bumps; every entry showing one of its rows outside a list lists
+    it, and those in a list list queryset_family()."""
+    return f"@{label}"
+
+
+def queryset_family(label: str) -> str:
+    return f"queryset:{label}"
+
+
+def is_row_family(family: str) -> bool:
+    return family.startswith("@") and ":" in family
+
+
+def tag_key(family: str) -> str:
+    return _bounded(f"{key_prefix()}:_t:{family}")
+
+
+def tag_glob(glob: str) -> str:
+    """The tag sets of the row families a glob (relative to the prefix) matches."""
+    return scoped_glob("_t:" + strip_prefix(glob))
+
+
 def generation_glob(glob: str) -> str:
     """The generations of the families a glob (relative to the prefix) matches, as a glob over the keyspace."""
     return scoped_glob("_g:" + strip_prefix(glob))

@@ -55,18 +55,13 @@ def _encode(value: object) -> tuple[str, serializers.Tracked] | None:
         return None
 
 
-def _guarded(ticket: Ticket, tracked: serializers.Tracked) -> Ticket:
-    """The ticket guarded by the write clocks of the models the value shows, and only those."""
-    wanted = {keys.clock_key(label) for label in tracked.labels}
-    return replace(ticket, guards={name: token for name, token in ticket.guards.items() if name in wanted})
-
-
 def _store_value(store: GenerationStore, ticket: Ticket, payload: str, tracked: serializers.Tracked, ttl: int) -> bool:
     if not tracked.labels:
         return store.store(ticket, payload, ttl)
     # Model rows: the entry also lists their generations, read atomically with the store, and the store is a
     # no-op if one of their models was written while the value was computed (the clocks read by the lookup).
-    return store.store(_guarded(ticket, tracked), payload, ttl, families=tracked.families, guarded=True)
+    # Guarded by the write clocks of the models the value shows, and only those.
+    return store.store(ticket, payload, ttl, families=tracked.families, guarded=True, clocks=tracked.labels)
 
 
 def _put(store: GenerationStore, ticket: Ticket, value: object, ttl: int | None) -> bool:

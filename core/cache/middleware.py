@@ -24,7 +24,7 @@ from graphql.language import FragmentSpreadNode, VariableNode, Visitor, visit
 from core.cache import stats
 from core.cache.conf import cache_enabled
 from core.cache.execution import PendingFill, decode_entry, encode_entry
-from core.cache.invalidation import in_dirty_transaction, in_transaction, tracked_labels
+from core.cache.invalidation import guarding_labels, in_dirty_transaction, in_transaction, tracked_labels
 from core.cache.keys import make_key, prefix_families
 from core.cache.policies import Policy, root_policies
 from core.cache.store import get_store
@@ -147,7 +147,12 @@ class FieldFill:
     def store(self, completed: Any, families: set[str]) -> None:
         store = get_store()
         stored = store.store(
-            self.ticket, encode_entry(families, completed), self.policy.ttl, families=families, guarded=True
+            self.ticket,
+            encode_entry(families, completed),
+            self.policy.ttl,
+            families=families,
+            guarded=True,
+            clocks=guarding_labels(families),
         )
         if stored:
             stats.record(self.policy.family_root, "set")

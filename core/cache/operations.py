@@ -18,7 +18,7 @@ from typing import Any
 from graphql import FieldNode, OperationDefinitionNode, OperationType
 
 from core.cache import stats
-from core.cache.invalidation import in_transaction, tracked_labels
+from core.cache.invalidation import guarding_labels, in_transaction, tracked_labels
 from core.cache.keys import OPERATION_FAMILY, make_key
 from core.cache.policies import root_policies
 from core.cache.store import get_store
@@ -93,7 +93,10 @@ class OperationFill:
     recorder: set[str]  # every row and family the response shows, filled in by the execution context
 
     def store(self, body: str) -> None:
-        stored = get_store().store(self.ticket, body, self.plan.ttl, families=self.recorder, guarded=True)
+        shown = self.recorder
+        stored = get_store().store(
+            self.ticket, body, self.plan.ttl, families=shown, guarded=True, clocks=guarding_labels(shown)
+        )
         if stored:
             stats.record(OPERATION_FAMILY, "set")
 

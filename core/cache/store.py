@@ -39,11 +39,16 @@ from core.cache.keys import (
     generation_glob,
     glob_regex,
     is_internal,
+    is_row_family,
     lock_key,
     prefix_families,
+    queryset_family,
     runid_key,
     scoped_glob,
     stats_key,
+    tag_glob,
+    tag_key,
+    type_family,
     with_prefix,
 )
 
@@ -56,6 +61,10 @@ TIMEOUTS = (RedisTimeout, TimeoutError)
 # What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
 FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
 SCAN_BATCH = 1000
+# What one invalidation moves (GenerationStore._moves): tokens, tag sets, fallback tokens.
+Moves = tuple[dict[str, str], list[str], dict[str, str]]
+# A tag set larger than this drops the entries that have expired when an entry is added (store.lua).
+TAG_PRUNE_AT = 1000
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -235,7 +244,7 @@ class GenerationStore:
                     owed, self._owed_settles = self._owed_settles, deque()
                 now = time.monotonic()
                 for write_id, owed_clocks, _ in (item for item in owed if item[2] > now):
-                    self._write(write_id, "-", {name: new_token() for name in owed_clocks})
+                    self._write(write_id, "-", {name: new_token() for name in owed_clocks}, [], {})
             except BACKEND_ERRORS:
                 self._next_probe = time.monotonic() + conf.outage_retry_interval()
                 return False
@@ -281,10 +290,19 @@ class GenerationStore:
         return self._call(lambda: self._lookup(key, gens, clock_keys, read_entry=False), DOWN).ticket
 
     def store(
-        self, ticket: Ticket | None, payload: str, ttl: int, *, families: Iterable[str] = (), guarded: bool = False
+        self,
+        ticket: Ticket | None,
+        payload: str,
+        ttl: int,
+        *,
+        families: Iterable[str] = (),
+        guarded: bool = False,
+        clocks: Iterable[str] | None = None,
     ) -> bool:
         """Store the entry unless anything it depends on moved since the ticket; False (and refusal() says why)
-        when nothing was stored."""
+        when nothing was stored. `guarded`: also unless a write clock the ticket read moved or holds a pending
+        write; `clocks` narrows that to the models the value shows (labels), since a write to another model cannot
+        change it."""
         self._refusal.reason = None
         if ticket is None or ttl <= 0:  # no ticket: the lookup found the backend down
             return self._refuse(ticket, "the cache backend did not answer" if ticket is None else "no TTL")
@@ -294,12 +312,17 @@ class GenerationStore:
             return self._refuse(ticket, "the fill took longer than CACHE_WRITE_PENDING_TTL")
         if (size := len(payload.encode())) > conf.max_entry_bytes():
             return self._refuse(ticket, f"{size} bytes, above CACHE_MAX_ENTRY_BYTES ({conf.max_entry_bytes()})")
-        extra = [name for name in dict.fromkeys(gen_key(family) for family in families) if name not in ticket.deps]
-        if (count := len(ticket.deps) + len(extra)) > conf.max_entry_dependencies():
+        gens, tags = self._split(families)
+        extra = [name for name in dict.fromkeys(gen_key(family) for family in gens) if name not in ticket.deps]
+        tag_keys = [tag_key(family) for family in tags]
+        if (count := len(ticket.deps) + len(extra) + len(tag_keys)) > conf.max_entry_dependencies():
             limit = conf.max_entry_dependencies()
             return self._refuse(ticket, f"{count} dependencies, above CACHE_MAX_ENTRY_DEPENDENCIES ({limit})")
         guards = ticket.guards if guarded else {}
-        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards), False):
+        if guarded and clocks is not None:
+            wanted = {clock_key(label) for label in clocks}
+            guards = {name: token for name, token in guards.items() if name in wanted}
+        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards, tag_keys), False):
             return True
         return self._refuse(ticket, "a write raced with the read" if self._healthy else "the cache backend failed")
 
@@ -319,29 +342,48 @@ class GenerationStore:
         # A bump that names no model is a manual invalidation: its clock holds off GraphQL fills racing with it.
         clocks = list(clocks) or ([MANUAL_CLOCK] if families else [])
         if clocks or families:
-            self._call(lambda: self._write("", "", self._tokens(clocks, families)), None, invalidates=True)
+            moves = self._moves(clocks, families)
+            self._call(lambda: self._write("", "", *moves), None, invalidates=True)
 
-    @staticmethod
-    def _tokens(clocks: Iterable[str], families: Iterable[str]) -> dict[str, str]:
-        """Fresh tokens for the clocks (first) and generations an invalidation moves."""
-        names = [clock_key(label) for label in dict.fromkeys(clocks)] + [gen_key(family) for family in families]
-        return {name: new_token() for name in names}
+    # A row's family is a tag on Redis (an entry stored there is added to the row's set, and a write of the row
+    # deletes the set's entries), so a hit reads a number of keys that does not grow with the rows it shows. On
+    # LocMem, where a hit costs no round trip, a row's family stays a generation the entry lists.
+    tags_rows = False
+
+    def _split(self, families: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(generation families, tag families) of what an entry lists or a write moves."""
+        families = list(dict.fromkeys(families))
+        if not self.tags_rows:
+            return families, []
+        return [f for f in families if not is_row_family(f)], [f for f in families if is_row_family(f)]
+
+    def _moves(self, clocks: Iterable[str], families: Iterable[str]) -> Moves:
+        """What an invalidation moves: fresh tokens for the clocks (first) and generations; the tag sets whose
+        entries go; and the fallback, fresh tokens for the type families of the clocks' models, which the write
+        moves only if Redis has evicted keys since that model's last write (a tag set may have gone with them)."""
+        clocks = list(dict.fromkeys(clocks))
+        gens, tags = self._split(families)
+        tokens = {name: new_token() for name in [*map(clock_key, clocks), *map(gen_key, gens)]}
+        fallback = [type_family(label) for label in clocks if label != MANUAL_CLOCK]
+        fallback += [queryset_family(label) for label in clocks if label != MANUAL_CLOCK]
+        fallback_tokens = {gen_key(family): new_token() for family in fallback} if tags else {}
+        return tokens, [tag_key(family) for family in tags], fallback_tokens
 
     def begin_write(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> str | None:
         """Before a write's SQL runs: give its clocks and generations fresh tokens and mark it pending on each
         clock, so that until settle_write() (after commit) no guarded fill of those models is stored. Returns the
         write's id, or None when the backend is down (the lost invalidation is then owed as an epoch bump)."""
-        tokens = self._tokens(clocks, families)
+        moves = self._moves(clocks, families)
         write_id = new_token()
-        done = self._call(lambda: self._write(write_id, "+", tokens) or True, False, invalidates=True)
+        done = self._call(lambda: self._write(write_id, "+", *moves) or True, False, invalidates=True)
         return write_id if done else None
 
     def settle_write(self, write_id: str | None, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
         """After commit: bump again (what a fill stored between the two bumps read the old data) and lift the
         pending mark, atomically."""
-        tokens = self._tokens(clocks, families)
+        moves = self._moves(clocks, families)
         action = "-" if write_id else ""
-        done = self._call(lambda: self._write(write_id or "", action, tokens) or True, False, invalidates=True)
+        done = self._call(lambda: self._write(write_id or "", action, *moves) or True, False, invalidates=True)
         if not done and write_id:
             # The epoch bump on recovery covers the tokens; the mark would hold off fills until it expires.
             now = time.monotonic()
@@ -370,6 +412,7 @@ class GenerationStore:
         self.bump(families=[family if family is not None else OPERATION_FAMILY], clocks=[MANUAL_CLOCK])
         removed = self._call(lambda: self._sweep(scoped_glob(glob), dry_run=False, internal=False), 0)
         self._call(lambda: self._sweep(generation_glob(glob), dry_run=False), 0, invalidates=True)
+        self._call(lambda: self._sweep(tag_glob(glob), dry_run=False), 0, invalidates=True)
         return removed
 
     def count(self, glob: str = "*") -> int:
@@ -460,15 +503,20 @@ class GenerationStore:
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
         raise NotImplementedError
 
-    def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
+    def _store(
+        self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None], tags: list[str]
+    ) -> bool:
         raise NotImplementedError
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         raise NotImplementedError
 
-    def _write(self, write_id: str, action: str, tokens: dict[str, str]) -> None:
-        """Set the tokens (write clocks first, then generations) and, for action "+" (begin) or "-" (settle), add or
-        lift the write's pending mark on each clock, atomically."""
+    def _write(
+        self, write_id: str, action: str, tokens: dict[str, str], tags: list[str], fallback: dict[str, str]
+    ) -> None:
+        """Set the tokens (write clocks first, then generations), delete the entries of the tag sets (and the sets),
+        and, for action "+" (begin) or "-" (settle), add or lift the write's pending mark on each clock, atomically.
+        See _moves() for the fallback."""
         raise NotImplementedError
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
@@ -587,7 +635,10 @@ class LocMemStore(GenerationStore):
             values.update(self._get_many(absent))
         return self._ticket(key, gens, clocks, values)
 
-    def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
+    def _store(
+        self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None], tags: list[str]
+    ) -> bool:
+        # No tags here (tags_rows is off): a row's family is one of the generations in `extra`.
         with self._write_lock:
             self._sync_locked()
             current = self._get_many([*ticket.deps, *guards, *extra])
@@ -617,7 +668,9 @@ class LocMemStore(GenerationStore):
         self._marks[clock] = marks
         return marks
 
-    def _write(self, write_id: str, action: str, tokens: dict[str, str]) -> None:
+    def _write(
+        self, write_id: str, action: str, tokens: dict[str, str], tags: list[str], fallback: dict[str, str]
+    ) -> None:
         until = time.time() + conf.write_pending_ttl()
         clocks = [name for name in tokens if name.startswith(clock_key(""))]
         with self._write_lock:
@@ -683,6 +736,7 @@ class RedisStore(GenerationStore):
     """django-redis: the raw redis-py client for scripts and pipelines, one round trip per operation."""
 
     backend = "redis"
+    tags_rows = True
     _SCRIPTS = Path(__file__).with_name("scripts")
 
     def __init__(self, cache: Any) -> None:
@@ -726,10 +780,12 @@ class RedisStore(GenerationStore):
         values = dict(zip([*gens, *clocks], (_text(value) for value in data), strict=True))
         return self._ticket(key, gens, clocks, values)
 
-    def _store(self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None]) -> bool:
-        keys = [ticket.key, *ticket.deps, *guards, *extra]
+    def _store(
+        self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None], tags: list[str]
+    ) -> bool:
+        keys = [ticket.key, *ticket.deps, *guards, *extra, *tags]
         expected = [*ticket.deps.values(), *(token or "" for token in guards.values())]
-        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token()]
+        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), len(tags), TAG_PRUNE_AT]
         return bool(self._store_script(keys=keys, args=[*args, *expected]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
@@ -739,11 +795,14 @@ class RedisStore(GenerationStore):
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
         pipe.execute()
 
-    def _write(self, write_id: str, action: str, tokens: dict[str, str]) -> None:
-        nclocks = sum(1 for name in tokens if name.startswith(clock_key("")))  # _tokens() puts clocks first
+    def _write(
+        self, write_id: str, action: str, tokens: dict[str, str], tags: list[str], fallback: dict[str, str]
+    ) -> None:
+        nclocks = sum(1 for name in tokens if name.startswith(clock_key("")))  # _moves() puts clocks first
         pending_ms = int(conf.write_pending_ttl() * 1000)
-        args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, nclocks, *tokens.values()]
-        self._write_script(keys=list(tokens), args=args)
+        counts = [nclocks, len(tokens) - nclocks, len(tags)]
+        args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, *counts, *tokens.values()]
+        self._write_script(keys=[*tokens, *tags, *fallback], args=[*args, *fallback.values()])
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)

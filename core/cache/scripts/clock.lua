@@ -1,6 +1,6 @@
 -- Shared by the scripts that touch write clocks (prepended when they are loaded).
--- A write clock is one hash: field 't' holds its token, every other field the expiry (ms, server clock) of a
--- pending write's mark. Eviction can only take the token and the marks together. A missing clock is created with
+-- A write clock is one hash: field 't' holds its token, field 'e' Redis's evicted-keys count at the model's last
+-- write that emptied tag sets (write.lua), every other field the expiry (ms, server clock) of a pending write's mark. Eviction can only take the token and the marks together. A missing clock is created with
 -- a fresh token and, if Redis has evicted any key since it started, a blanket mark '~' for the pending TTL: a
 -- write's mark may have gone with the evicted clock, and no guarded fill may be stored until it would have expired.
 local function now_ms()
@@ -8,9 +8,16 @@ local function now_ms()
   return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 end
 
+local function evicted_count()
+  return tonumber(string.match(redis.call('INFO', 'stats'), 'evicted_keys:(%d+)') or '0')
+end
+
 local function evicted()
-  local count = string.match(redis.call('INFO', 'stats'), 'evicted_keys:(%d+)')
-  return count ~= nil and tonumber(count) > 0
+  return evicted_count() > 0
+end
+
+local function is_mark(field)
+  return field ~= 't' and field ~= 'e'
 end
 
 -- Create clock `key` with `token` if it is missing; returns true when it was. A blanket mark keeps the clock alive
@@ -33,7 +40,7 @@ end
 local function pending(key, now)
   local fields = redis.call('HGETALL', key)
   for i = 1, #fields, 2 do
-    if fields[i] ~= 't' and tonumber(fields[i + 1]) > now then
+    if is_mark(fields[i]) and tonumber(fields[i + 1]) > now then
       return true
     end
   end
@@ -44,10 +51,19 @@ end
 local function drop_expired(key, now)
   local fields = redis.call('HGETALL', key)
   for i = 1, #fields, 2 do
-    if fields[i] ~= 't' and tonumber(fields[i + 1]) <= now then
+    if is_mark(fields[i]) and tonumber(fields[i + 1]) <= now then
       redis.call('HDEL', key, fields[i])
     end
   end
+end
+
+-- Delete the entries a tag set names, and the set.
+local function empty_tag(tag)
+  local entries = redis.call('SMEMBERS', tag)
+  for start = 1, #entries, 1000 do
+    redis.call('UNLINK', unpack(entries, start, math.min(start + 999, #entries)))
+  end
+  redis.call('DEL', tag)
 end
 
 local function mget(keys, first, last)

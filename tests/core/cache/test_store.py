@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
 from core.cache import CacheManager, cache_user_data, cacheable
-from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix
+from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, tag_key
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 
 KEY = make_key("user:{{id}}:profile", {"id": 42})
@@ -43,13 +43,21 @@ def test_miss_then_hit(cache_backend):
     assert (second.hit, second.payload, second.ticket) == (True, "payload é", None)
 
 
-def test_entry_lists_the_generations_it_was_computed_under(cache_backend):
-    found = fill(families=["@accounts.user:5"])
+def test_entry_lists_the_generations_it_was_computed_under(cache_backend, redis_url):
+    found = fill(families=["@accounts.user:5", "@accounts.user"])
 
     deps, payload = parse_entry(raw(KEY))
 
     assert payload == "value"
-    assert deps == {**found.ticket.deps, gen_key("@accounts.user:5"): str(raw(gen_key("@accounts.user:5")))}
+    model = {gen_key("@accounts.user"): str(raw(gen_key("@accounts.user")))}
+    if cache_backend == "locmem":
+        # a row's family is a generation the entry lists
+        row = gen_key("@accounts.user:5")
+        assert deps == {**found.ticket.deps, **model, row: str(raw(row))}
+    else:
+        # on Redis a row's family is a tag: the row's set names the entry, and a hit reads no key per row
+        assert deps == {**found.ticket.deps, **model}
+        assert redis.Redis.from_url(redis_url).smembers(tag_key("@accounts.user:5")) == {KEY.encode()}
 
 
 @pytest.mark.parametrize("family", ["user", "user:42", "user:42:profile"])

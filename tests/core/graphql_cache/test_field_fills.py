@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from core.cache.store import GenerationStore
-from core.factories import ErrandFactory, RoleFactory, UserFactory
+from core.factories import BankFactory, ErrandFactory, RoleFactory, UserFactory
 from tests.fixtures.api import get_graphql_content
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
@@ -61,6 +61,44 @@ def test_a_write_committed_while_a_field_is_filled_is_seen_by_the_next_read(api_
     # then: the fill that read the old name was not stored
     assert during["data"]["errands"][0]["createdBy"]["username"] == "before"
     assert after["data"]["errands"][0]["createdBy"]["username"] == "after"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['{ banks(country: "NG") { id name } }', '{ __typename banks(country: "NG") { id name } }'],
+    ids=["whole response", "field"],
+)
+def test_a_fill_is_stored_when_only_a_model_it_does_not_show_was_written(api_client, resolver_calls, field_hook, query):
+    # given: while the banks are being filled, an errand (which the answer does not show) is created and committed
+    BankFactory(country="NG", name="First Bank")
+    field_hook("Bank.name", ErrandFactory)
+
+    # when
+    during = get_graphql_content(api_client.post_graphql(query))
+    after = get_graphql_content(api_client.post_graphql(query))
+
+    # then: the fill was stored, and the second read is served from it
+    assert during["data"] == after["data"]
+    assert resolver_calls["Query.banks"] == 1
+
+
+def test_a_fill_is_refused_when_a_model_it_shows_was_written(api_client, resolver_calls, field_hook):
+    # given: while the banks are being filled, a bank of another country (not shown) is renamed and committed
+    BankFactory(country="NG")
+    other = BankFactory(country="GH")
+
+    def rename_the_other_bank():
+        other.name = "renamed"
+        other.save()
+
+    field_hook("Bank.name", rename_the_other_bank)
+
+    # when
+    get_graphql_content(api_client.post_graphql('{ banks(country: "NG") { id name } }'))
+    get_graphql_content(api_client.post_graphql('{ banks(country: "NG") { id name } }'))
+
+    # then: a write of the model the answer shows holds the fill off (its list family moved too)
+    assert resolver_calls["Query.banks"] == 2
 
 
 def test_nothing_is_read_from_or_stored_to_the_field_cache_inside_a_transaction(

@@ -293,6 +293,27 @@ def test_read_racing_a_write_is_never_served_stale(errand, api_client, resolver_
     assert errand_title(api_client, errand.pk) == "written meanwhile"
 
 
+def test_an_empty_list_racing_the_write_that_fills_it_is_never_served(api_client, resolver_calls, monkeypatch):
+    # given: the banks resolver finds none for XX, then a bank of XX is created and committed before the result is
+    # stored (the answer shows no row, so only the list's family says what could change it)
+    from accounts import schema as accounts_schema
+
+    real = accounts_schema.bank_list
+
+    def read_then_write(**kwargs):
+        rows = list(real(**kwargs))
+        BankFactory(country="XX", name="Opened meanwhile")
+        return rows
+
+    monkeypatch.setattr(accounts_schema, "bank_list", read_then_write)
+    query = '{ banks(country: "XX") { name } }'
+    # when
+    assert get_graphql_content(api_client.post_graphql(query))["data"]["banks"] == []
+    monkeypatch.setattr(accounts_schema, "bank_list", real)
+    # then
+    assert get_graphql_content(api_client.post_graphql(query))["data"]["banks"] == [{"name": "Opened meanwhile"}]
+
+
 # --- Django admin -------------------------------------------------------------------------------------------------
 
 
@@ -386,9 +407,9 @@ def test_a_write_sets_its_write_clock_before_its_generations(errand, monkeypatch
     orders = []
     real = store._write
 
-    def spy(write_id, action, tokens):
+    def spy(write_id, action, tokens, *rest):
         orders.append(list(tokens))
-        return real(write_id, action, tokens)
+        return real(write_id, action, tokens, *rest)
 
     monkeypatch.setattr(store, "_write", spy)
     # when
