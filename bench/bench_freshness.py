@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import random
 import re
 import sys
@@ -57,6 +58,14 @@ BANKS = '{ banks(country: "NG") { name code } }'
 ME = "{ me { id username profile { phone } } }"
 MY_ERRANDS = "{ myErrands { id title createdBy { id username } runner { id username } } }"
 MY_ESCROWS = "{ myEscrows { id payer { id username } payee { id username } errand { id title } } }"
+QUERY_NAMES = {
+    BOARD: "board",
+    ERRAND: "errand",
+    BANKS: "banks",
+    ME: "me",
+    MY_ERRANDS: "myErrands",
+    MY_ESCROWS: "myEscrows",
+}
 UPDATE_ERRAND = (
     "mutation($id: ID!, $title: String!) { updateErrand(id: $id, input: {title: $title}) { errors { code } } }"
 )
@@ -181,6 +190,10 @@ class Torture:
     failures: collections.Counter = field(default_factory=collections.Counter)
     writes: collections.Counter = field(default_factory=collections.Counter)
     reads: int = 0
+    # Per query: reads, whole-response hits, and "ideal" hits: reads whose answer is byte-identical to the previous
+    # answer of the same query (same variables, same viewer) within its TTL, which a perfect cache would serve.
+    by_query: collections.defaultdict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
+    last_answer: dict[tuple, tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- running --------------------------------------------------------------------------------------------------
@@ -365,9 +378,24 @@ class Torture:
         if not self.answer(reply, who):
             return None
         self.history.read(reply.started, self.seen(reply.data), who)
+        self.count_hit(query, variables, who, reply)
         with self._lock:
             self.reads += 1
         return reply.data
+
+    def count_hit(self, query: str, variables: dict | None, who: str, reply: Reply) -> None:
+        cache = (reply.body or {}).get("extensions", {}).get("cache", {})  # the server runs with GRAPHQL_CACHE_DEBUG
+        ttl = min((f["ttl"] for f in cache.get("fields", ())), default=0)
+        name = QUERY_NAMES.get(query, "other")
+        answer = json.dumps(reply.data, sort_keys=True)
+        key = (query, json.dumps(variables or {}, sort_keys=True), who)
+        with self._lock:
+            previous = self.last_answer.get(key)
+            self.last_answer[key] = (answer, reply.started)
+            counts = self.by_query[name]
+            counts["reads"] += 1
+            counts["hits"] += cache.get("operation") == "HIT"
+            counts["ideal"] += previous is not None and previous[0] == answer and reply.started - previous[1] <= ttl
 
     def anonymous_reader(self, offset: int):
         client = GraphQLClient(self.base_url)
@@ -449,6 +477,7 @@ def summarize(torture: Torture, since: float, until: float, counters: dict[str, 
         "server_errors": sum(n for status, n in statuses.items() if status >= 500),
         "failures": dict(torture.failures.most_common(10)),
         "hit_rate": hit_rate(counters),
+        "by_query": {name: dict(counts) for name, counts in sorted(torture.by_query.items())},
     }
 
 
@@ -475,6 +504,19 @@ def report(phases: dict[str, dict], history: History, target_operations: int) ->
         ["5xx responses", total["server_errors"], "0", verdict(total["server_errors"] == 0)],
         ["control: stale reads after raw SQL (checker works)", control, "> 0", verdict(control > 0)],
     ]  # fmt: skip
+    print()
+    print("whole-response hits against the ideal (reads answered exactly as the previous read of the same query,")
+    print("within its TTL: what a perfect cache would serve):")
+    print_table(
+        ["phase", "query", "reads", "hit rate", "ideal", "hit / ideal"],
+        [
+            [phase, name, c["reads"], f"{c['hits'] / c['reads']:.0%}", f"{c['ideal'] / c['reads']:.0%}",
+             f"{c['hits'] / c['ideal']:.2f}" if c["ideal"] else "-"]
+            for phase, r in phases.items()
+            for name, c in r["by_query"].items()
+            if c["reads"]
+        ],
+    )  # fmt: skip
     print()
     print_table(["figure", "value", "target", "verdict"], rows)
     for r in phases.values():
@@ -507,7 +549,7 @@ def run_phases(stack: Stack, base_url: str, plan: Plan, history: History, operat
 def main(argv: list[str] | None = None) -> None:
     args = arguments(__doc__.splitlines()[0], operations=10_000, seconds=300, errands=300).parse_args(argv)
     with Stack.open(errands=args.errands) as stack:
-        server = stack.server()
+        server = stack.server(GRAPHQL_CACHE_DEBUG=True)  # extensions.cache says HIT or MISS per read
         setup_django(stack.env())
         print(machine_line(stack.db_url, stack.redis.client()))
         print(

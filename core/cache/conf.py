@@ -10,6 +10,7 @@ WRITE_PENDING_TTL_DEFAULT = 60.0
 MAX_ENTRY_BYTES_DEFAULT = 1024 * 1024
 MAX_ENTRY_DEPENDENCIES_DEFAULT = 2000
 STATS_MAX_FAMILIES_DEFAULT = 500
+HEADERS_REMEMBERED_DEFAULT = 10_000
 # Seconds a generation or write clock that a read created lives until a stored entry claims it (and extends it to
 # its own TTL): keys a read adds are gone within the entry's TTL plus this.
 FILL_WINDOW = 60
@@ -69,3 +70,8 @@ def stats_max_families() -> int:
     """Families one process counts separately; the counts of any further family go to `_other` (a family comes from
     a key's first segment, which a caller's key could make unbounded)."""
     return int(getattr(settings, "CACHE_STATS_MAX_FAMILIES", STATS_MAX_FAMILIES_DEFAULT))
+
+
+def headers_remembered() -> int:
+    """Entries whose generation names a process remembers, to read them in the same round trip as the entry."""
+    return int(getattr(settings, "CACHE_HEADERS_REMEMBERED", HEADERS_REMEMBERED_DEFAULT))

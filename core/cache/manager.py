@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 
 from core.cache import conf, invalidation, keys, serializers, stats
 from core.cache.invalidation import in_dirty_transaction
@@ -126,28 +126,13 @@ def cached_call(key: str, compute: Callable[[], T], ttl: int | None = None) -> t
 
 
 async def acached_call(key: str, compute: Callable[[], Awaitable[T]], ttl: int | None = None) -> tuple[T, Outcome]:
-    """Async read-through via Django's async cache API. No single flight here: the store has no async lock."""
-    if not conf.cache_enabled():
-        return await compute(), "bypass"
-    store, family = get_store(), keys.family_of(key)
-    found = await store.alookup(key, clocks=invalidation.tracked_labels())
-    if found.hit:
-        value = _decode(found)
-        if value is not _UNREADABLE:
-            stats.record(family, "hit")
-            return value, "hit"
-    stats.record(family, "miss")
-    result = await compute()
-    seconds = _ttl(ttl)
-    encoded = _encode(result) if seconds > 0 and found.ticket is not None else None
-    if (
-        encoded is None
-        or found.ticket is None
-        or not await sync_to_async(_store_value, thread_sensitive=False)(store, found.ticket, *encoded, seconds)
-    ):
-        return result, "not stored"
-    stats.record(family, "set")
-    return result, "stored"
+    """The same read-through as cached_call(), single flight and transaction checks included, for a coroutine: it
+    runs in Django's thread for synchronous work (where the request's database connection lives), and `compute` is
+    awaited back on the event loop."""
+    async def run() -> T:
+        return await compute()
+
+    return await sync_to_async(cached_call)(key, async_to_sync(run), ttl)
 
 
 def _invalidate_one(store: GenerationStore, pattern: str) -> int | None:

@@ -9,7 +9,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from core.cache import stats
 from core.cache.keys import make_key, strip_prefix
 from core.cache.manager import CacheManager
-from core.cache.store import LocMemStore, get_store
+from core.cache.store import LocMemStore, get_store, reset_store
 from tests.fixtures.cache import locmem_caches
 
 BOUND = 20
@@ -64,6 +64,20 @@ def test_owed_settles_keep_only_marks_that_have_not_expired(restartable_redis, s
     for write in writes:
         store.settle_write(write, families=["errand_list"], clocks=["errands.errand"])
     assert len(store._owed_settles) == 10 * BOUND
+
+
+def test_the_header_names_a_redis_process_remembers_stay_within_their_setting(redis_cache, settings):
+    # given
+    settings.CACHE_HEADERS_REMEMBERED = BOUND
+    reset_store()
+
+    # when: ten times as many entries stored and read
+    for n in range(10 * BOUND):
+        assert CacheManager.get_or_set(f"report:{n}", lambda n=n: n) == n
+        assert CacheManager.get(f"report:{n}") == n
+
+    # then
+    assert len(get_store()._headers) == BOUND
 
 
 def test_the_journal_and_what_a_process_reads_of_it_stay_within_the_size_setting(settings, tmp_path):

@@ -221,8 +221,8 @@ def test_cache_stats_shows_failed_calls_and_the_slowlog(restartable_redis):
     admin = restartable_redis.client()
     admin.config_set("slowlog-log-slower-than", 0)  # log every command
     CacheManager.set("roles", ["admin"])
-    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
-    assert CacheManager.get("roles") is None  # a miss
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait (a miss's ticket), CLIENT UNPAUSE does not
+    assert CacheManager.get("banks") is None  # a miss whose ticket timed out
     admin.client_unpause()
 
     # when

@@ -244,6 +244,26 @@ def test_async_cacheable_caches_none_and_not_exceptions():
     assert asyncio.iscoroutinefunction(my_escrows)
 
 
+def test_concurrent_async_misses_compute_once():
+    # given: a coroutine that yields to the loop while it computes, so that every caller has missed before any stores
+    counter = Counter({"open": 3})
+
+    @cacheable(key="errand_list:{{n}}")
+    async def board(n):
+        await asyncio.sleep(0)
+        return counter()
+
+    async def scenario():
+        return await asyncio.gather(*(board(1) for _ in range(10)))
+
+    # when
+    answers = asyncio.run(scenario())
+
+    # then: one computation, every caller answered with it
+    assert answers == [{"open": 3}] * 10
+    assert counter.calls == 1
+
+
 def test_async_invalidate_and_ainvalidate():
     counter = Counter({"id": 9})
 

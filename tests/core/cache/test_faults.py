@@ -268,11 +268,11 @@ def test_a_timed_out_read_is_a_miss_and_owes_nothing(restartable_redis, caplog):
     store = get_store()
     admin = restartable_redis.client()
     epoch = admin.get(epoch_key())
-    admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
+    admin.client_pause(30_000, all=False)  # WRITE: scripts wait (a miss's ticket), CLIENT UNPAUSE does not
 
-    # when: a read times out, then Redis answers again
+    # when: a read times out (a miss: hits are plain reads, which a WRITE pause lets through), then Redis answers
     with caplog.at_level(logging.INFO, logger=STORE_LOGGER):
-        during = store.lookup(KEY)
+        during = store.lookup(make_key("absent"))
         admin.client_unpause()
         after = store.lookup(KEY)
 
@@ -297,7 +297,7 @@ def test_many_read_timeouts_never_bump_the_epoch(restartable_redis):
     for _ in range(20):
         ticket = store.ticket(make_key("errand_list"))
         admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
-        assert store.lookup(KEY) == DOWN
+        assert store.lookup(make_key("absent")) == DOWN  # a miss: its ticket is a script
         admin.client_unpause()
         store.lookup(make_key("roles"))
         admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not

@@ -324,7 +324,7 @@ def test_a_header_with_thousands_of_generations(cache_backend, settings):
     assert not get_store().lookup(KEY).hit
 
 
-def test_hit_and_miss_are_one_round_trip_on_redis(redis_cache, redis_round_trips):
+def test_a_hit_is_one_round_trip_and_a_miss_two_on_redis(redis_cache, redis_round_trips):
     store = get_store()
     store.lookup("runam:warm:up")  # connection handshake, script already known to the server
     redis_round_trips.reset()
@@ -337,7 +337,50 @@ def test_hit_and_miss_are_one_round_trip_on_redis(redis_cache, redis_round_trips
     hit = store.lookup(KEY)
 
     assert hit.hit
-    assert (miss_trips, store_trips, redis_round_trips.count) == (1, 1, 1)
+    assert (miss_trips, store_trips, redis_round_trips.count) == (2, 1, 1)
+
+
+@pytest.mark.parametrize("rows", [5, 500])
+def test_a_redis_hit_reads_the_same_keys_however_many_rows_the_entry_shows(redis_cache, redis_round_trips, rows):
+    # given: an entry showing `rows` rows of one model (and the model's type family, as every caller lists)
+    fill(families=[*(f"@accounts.user:{n}" for n in range(rows)), "@accounts.user"], clocks=["accounts.user"])
+    store = get_store()
+    assert store.lookup(KEY).hit  # this process now knows the entry's header
+    read: list[list[str]] = []
+    original = store.client.pipeline
+
+    def recording_pipeline(*args, **kwargs):
+        pipe = original(*args, **kwargs)
+        mget = pipe.mget
+        pipe.mget = lambda names: read.append(list(names)) or mget(names)
+        return pipe
+
+    store.client.pipeline = recording_pipeline
+    redis_round_trips.reset()
+
+    # when
+    hit = store.lookup(KEY)
+
+    # then: one round trip, reading the epoch, the key's three families and the model's type family
+    assert hit.hit
+    assert redis_round_trips.count == 1
+    assert read == [[epoch_key(), *(gen_key(f) for f in ("user", "user:42", "user:42:profile", "@accounts.user"))]]
+
+
+def test_a_hit_checks_every_generation_its_header_lists_not_only_those_remembered(redis_cache):
+    # given: this process remembers the entry's header from a first read; the entry is then stored again after an
+    # invalidation, now also listing the family `banks_list`
+    fill(families=["errand_list"])
+    store = get_store()
+    assert store.lookup(KEY).hit
+    store.bump(families=["errand_list"])
+    fill(families=["errand_list", "banks_list"])
+
+    # when: the new family is bumped
+    store.bump(families=["banks_list"])
+
+    # then: the hit read it too, and found the entry invalid
+    assert not store.lookup(KEY).hit
 
 
 def test_bump_is_one_round_trip_on_redis(redis_cache, redis_round_trips):
