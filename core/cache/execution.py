@@ -17,6 +17,8 @@ from typing import Any
 from django.db.models import Model
 from graphql import ExecutionContext, GraphQLObjectType
 
+from core.cache import request_state
+
 
 @dataclass(slots=True)
 class CachedValue:
@@ -52,12 +54,10 @@ class CachingExecutionContext(ExecutionContext):
         super().__init__(*args, **kwargs)
         # Active dependency sets: a field fill's own, and the operation fill's (set by the view) if any.
         self.recorders: list[set[str]] = []
-        operation_recorder = getattr(self.context_value, "runam_operation_recorder", None)
-        if operation_recorder is not None:
-            self.recorders.append(operation_recorder)
-        if self.context_value is not None:
-            # Tells the middleware its markers will be understood.
-            self.context_value.runam_cache_execution = True
+        if (state := request_state.of(self.context_value)) is not None:
+            if state.operation_recorder is not None:
+                self.recorders.append(state.operation_recorder)
+            state.executing = True  # tells the middleware its markers will be understood
 
     def complete_value(self, return_type, field_nodes, info, path, result):
         kind = type(result)

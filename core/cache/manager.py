@@ -129,6 +129,7 @@ async def acached_call(key: str, compute: Callable[[], Awaitable[T]], ttl: int |
     """The same read-through as cached_call(), single flight and transaction checks included, for a coroutine: it
     runs in Django's thread for synchronous work (where the request's database connection lives), and `compute` is
     awaited back on the event loop."""
+
     async def run() -> T:
         return await compute()
 

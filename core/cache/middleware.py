@@ -21,7 +21,7 @@ from django.conf import settings
 from graphql import GraphQLID, OperationType, get_named_type, print_ast
 from graphql.language import FragmentSpreadNode, VariableNode, Visitor, visit
 
-from core.cache import stats
+from core.cache import request_state, stats
 from core.cache.conf import cache_enabled
 from core.cache.execution import PendingFill, decode_entry, encode_entry
 from core.cache.invalidation import guarding_labels, in_dirty_transaction, in_transaction, tracked_labels
@@ -39,10 +39,8 @@ def viewer_id(request: Any) -> int | None:
 
 def report(request: Any, entry: dict) -> None:
     """Per-field cache outcome, for extensions.cache and the logs."""
-    if request is not None:
-        if not hasattr(request, "runam_cache_report"):
-            request.runam_cache_report = []
-        request.runam_cache_report.append(entry)
+    if (state := request_state.of(request)) is not None:
+        state.report.append(entry)
 
 
 # --- the selection part of a key ----------------------------------------------------------------------------------
@@ -182,7 +180,7 @@ def _bypass_reason(policy: Policy, info, user_id: int | None) -> str | None:
         return "not a query"
     if policy.private and user_id is None:
         return "anonymous viewer"
-    if not getattr(info.context, "runam_cache_execution", False):
+    if not ((state := request_state.of(info.context)) is not None and state.executing):
         return "not executed by CachingExecutionContext"
     if in_dirty_transaction():
         return "in a transaction that has written"

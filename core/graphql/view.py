@@ -26,6 +26,7 @@ from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, OperationType, execute, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from core.cache import request_state
 from core.cache.conf import cache_enabled
 from core.cache.execution import CachingExecutionContext
 from core.cache.middleware import viewer_id
@@ -163,15 +164,16 @@ class GraphQLView(View):
         user_id = viewer_id(request) if plan is not None and plan.private else None
         cacheable = plan is not None and cache_enabled() and not (plan.private and user_id is None)
         fill = None
+        state = request_state.begin(request)
         if cacheable:
             key = operation_key(parsed.digest, operation_name, variables, user_id)
             hit, fill = begin_operation(key, plan)
             if hit is not None:
-                request.runam_cache_report = [{**field, "status": "HIT"} for field in plan.fields]
+                state.report = [{**field, "status": "HIT"} for field in plan.fields]
                 return self._cacheable(request, hit, plan.cache_control, "HIT")
             if fill is not None:
                 # The execution context records every row and family the response shows into this set.
-                request.runam_operation_recorder = fill.recorder
+                state.operation_recorder = fill.recorder
         # The document cache measured every operation with its variables' defaults; only the request's own values
         # (`first: $n`) can change the cost, so the pass runs again only when there are some.
         refusal = check_operation(self.schema, operation, parsed.fragments, variables, limits()) if variables else None
@@ -223,7 +225,10 @@ class GraphQLView(View):
             return body
         response = json.loads(body)
         response["extensions"] = {
-            "cache": {"operation": operation_status, "fields": getattr(request, "runam_cache_report", [])}
+            "cache": {
+                "operation": operation_status,
+                "fields": state.report if (state := request_state.of(request)) else [],
+            }
         }
         return json.dumps(response, separators=(",", ":"))
 
