@@ -195,23 +195,29 @@ def _after_commit(callback, using: str) -> None:
 # after the commit can be answered by an entry computed from the data before it.
 
 
-def _begin(model: type[models.Model], families: Iterable[str], using: str) -> tuple[str | None, list[str]]:
+def _begin(
+    model: type[models.Model], families: Iterable[str], using: str, *, rows: bool
+) -> tuple[str | None, list[str]]:
+    """`rows`: a write of known rows, whose families are all it can change (only fills showing one of them are held
+    off); otherwise a write of unknown rows, which holds off every guarded fill of the model."""
     families = list(families)
     mark_dirty(using)
-    return get_store().begin_write(families=families, clocks=[model._meta.label_lower]), families
+    return get_store().begin_write(families=families, clocks=[model._meta.label_lower], rows=rows), families
 
 
-def _settle(model: type[models.Model], write: tuple[str | None, list[str]], families: Iterable[str], using) -> None:
+def _settle(
+    model: type[models.Model], write: tuple[str | None, list[str]], families: Iterable[str], using, *, rows: bool
+) -> None:
     write_id, begun = write
     every = list(dict.fromkeys([*begun, *families]))
     label = model._meta.label_lower
-    _after_commit(lambda: get_store().settle_write(write_id, families=every, clocks=[label]), using)
+    _after_commit(lambda: get_store().settle_write(write_id, families=every, clocks=[label], rows=rows), using)
 
 
 def _before_row_write(sender, instance, using, update_fields=None, **kwargs) -> None:
     if sender._meta.label_lower not in invalidation_map():
         return
-    write = _begin(sender, row_families(instance, update_fields), using)
+    write = _begin(sender, row_families(instance, update_fields), using, rows=True)
     instance.__dict__.setdefault("_runam_writes", []).append(write)
 
 
@@ -221,7 +227,7 @@ def _after_row_write(sender, instance, using, update_fields=None, **kwargs) -> N
     begun = instance.__dict__.get("_runam_writes") or [(None, [])]
     write = begun.pop()
     # After an insert the primary key is known: the row's own generation joins the families.
-    _settle(sender, write, row_families(instance, update_fields), using)
+    _settle(sender, write, row_families(instance, update_fields), using, rows=True)
 
 
 def invalidate(families: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -242,9 +248,9 @@ class TrackedQuerySet(models.QuerySet):
 
     def _bulk(self, write, using: str | None = None):
         using = using or self.db
-        begun = _begin(self.model, model_families(self.model), using)
+        begun = _begin(self.model, model_families(self.model), using, rows=False)
         result = write()
-        _settle(self.model, begun, (), using)
+        _settle(self.model, begun, (), using, rows=False)
         return result
 
     def update(self, **kwargs):

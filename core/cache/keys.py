@@ -221,6 +221,12 @@ def tag_glob(glob: str) -> str:
     return scoped_glob("_t:" + strip_prefix(glob))
 
 
+def stamps_key_of(clock: str) -> str:
+    """The stamps hash next to a write clock (`runam:_c:errands.errand` -> `runam:_s:errands.errand`)."""
+    head = key_prefix() + ":_c:"
+    return key_prefix() + ":_s:" + clock[len(head) :] if clock.startswith(head) else clock + ":_s"
+
+
 def generation_glob(glob: str) -> str:
     """The generations of the families a glob (relative to the prefix) matches, as a glob over the keyspace."""
     return scoped_glob("_g:" + strip_prefix(glob))

@@ -45,6 +45,7 @@ from core.cache.keys import (
     queryset_family,
     runid_key,
     scoped_glob,
+    stamps_key_of,
     stats_key,
     tag_glob,
     tag_key,
@@ -61,8 +62,6 @@ TIMEOUTS = (RedisTimeout, TimeoutError)
 # What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
 FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
 SCAN_BATCH = 1000
-# What one invalidation moves (GenerationStore._moves): tokens, tag sets, fallback tokens.
-Moves = tuple[dict[str, str], list[str], dict[str, str]]
 # A tag set larger than this drops the entries that have expired when an entry is added (store.lua).
 TAG_PRUNE_AT = 1000
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
@@ -119,6 +118,28 @@ def parse_entry(entry: str) -> tuple[dict[str, str], str] | None:
 
 def render_entry(deps: dict[str, str], payload: str) -> str:
     return "\t".join(f"{name}\t{token}" for name, token in deps.items()) + "\n" + payload
+
+
+@dataclass
+class Moves:
+    """What one invalidation moves (GenerationStore._moves)."""
+
+    tokens: dict[str, str]  # fresh tokens: the write clocks first, then the generations
+    tags: list[str]  # tag sets whose entries go
+    fallback: dict[str, str]  # fresh tokens for the clocks' type families, moved only after an eviction (Redis)
+    rows: list[str] | None  # a write of known rows: the families it moves, stamped on its clocks; None: whole model
+
+
+def guard_value(token: str, counter: int | str, now_ms: int) -> str:
+    """A write clock as a ticket holds it: its token, its write counter and when it was read (server ms)."""
+    return f"{token} {counter} {now_ms}"
+
+
+def parse_guard(value: str | None) -> tuple[str, int, int] | None:
+    parts = (value or "").split(" ")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return parts[0], int(parts[1]), int(parts[2])
 
 
 class _Headers:
@@ -270,7 +291,7 @@ class GenerationStore:
                     owed, self._owed_settles = self._owed_settles, deque()
                 now = time.monotonic()
                 for write_id, owed_clocks, _ in (item for item in owed if item[2] > now):
-                    self._write(write_id, "-", {name: new_token() for name in owed_clocks}, [], {})
+                    self._write(write_id, "-", Moves({name: new_token() for name in owed_clocks}, [], {}, None))
             except BACKEND_ERRORS:
                 self._next_probe = time.monotonic() + conf.outage_retry_interval()
                 return False
@@ -348,7 +369,8 @@ class GenerationStore:
         if guarded and clocks is not None:
             wanted = {clock_key(label) for label in clocks}
             guards = {name: token for name, token in guards.items() if name in wanted}
-        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards, tag_keys), False):
+        shown = [*gens, *tags]
+        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards, tag_keys, shown), False):
             return True
         return self._refuse(ticket, "a write raced with the read" if self._healthy else "the cache backend failed")
 
@@ -361,15 +383,18 @@ class GenerationStore:
         """Why this thread's last store() stored nothing (None after a stored entry)."""
         return getattr(self._refusal, "reason", None)
 
-    def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
+    def bump(self, *, families: Iterable[str] = (), clocks: Iterable[str] = (), rows: bool = False) -> None:
+        """Move the families (and the clocks: a write of those models). `rows`: the write touched known rows, and
+        the families are all it can change, so only fills that show one of them are held off; otherwise every
+        guarded fill of the clocks' models is (a bulk write, a manual invalidation)."""
         # One atomic step on both backends (a script on Redis, the write lock on LocMem). Were it not, clocks first
         # would still be safe: a guarded store in between sees a new clock, or reads row generations about to move.
         families = list(families)
         # A bump that names no model is a manual invalidation: its clock holds off GraphQL fills racing with it.
         clocks = list(clocks) or ([MANUAL_CLOCK] if families else [])
         if clocks or families:
-            moves = self._moves(clocks, families)
-            self._call(lambda: self._write("", "", *moves), None, invalidates=True)
+            moves = self._moves(clocks, families, rows=rows)
+            self._call(lambda: self._write("", "", moves), None, invalidates=True)
 
     # A row's family is a tag on Redis (an entry stored there is added to the row's set, and a write of the row
     # deletes the set's entries), so a hit reads a number of keys that does not grow with the rows it shows. On
@@ -383,7 +408,7 @@ class GenerationStore:
             return families, []
         return [f for f in families if not is_row_family(f)], [f for f in families if is_row_family(f)]
 
-    def _moves(self, clocks: Iterable[str], families: Iterable[str]) -> Moves:
+    def _moves(self, clocks: Iterable[str], families: Iterable[str], *, rows: bool = False) -> Moves:
         """What an invalidation moves: fresh tokens for the clocks (first) and generations; the tag sets whose
         entries go; and the fallback, fresh tokens for the type families of the clocks' models, which the write
         moves only if Redis has evicted keys since that model's last write (a tag set may have gone with them)."""
@@ -393,23 +418,28 @@ class GenerationStore:
         fallback = [type_family(label) for label in clocks if label != MANUAL_CLOCK]
         fallback += [queryset_family(label) for label in clocks if label != MANUAL_CLOCK]
         fallback_tokens = {gen_key(family): new_token() for family in fallback} if tags else {}
-        return tokens, [tag_key(family) for family in tags], fallback_tokens
+        return Moves(tokens, [tag_key(family) for family in tags], fallback_tokens, [*gens, *tags] if rows else None)
 
-    def begin_write(self, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> str | None:
-        """Before a write's SQL runs: give its clocks and generations fresh tokens and mark it pending on each
-        clock, so that until settle_write() (after commit) no guarded fill of those models is stored. Returns the
-        write's id, or None when the backend is down (the lost invalidation is then owed as an epoch bump)."""
-        moves = self._moves(clocks, families)
+    def begin_write(
+        self, *, families: Iterable[str] = (), clocks: Iterable[str] = (), rows: bool = False
+    ) -> str | None:
+        """Before a write's SQL runs: move its clocks and generations and mark it pending on each clock, so that
+        until settle_write() (after commit) no guarded fill that shows what it writes (`rows`: one of its families;
+        otherwise anything of those models) is stored. Returns the write's id, or None when the backend is down (the
+        lost invalidation is then owed as an epoch bump)."""
+        moves = self._moves(clocks, families, rows=rows)
         write_id = new_token()
-        done = self._call(lambda: self._write(write_id, "+", *moves) or True, False, invalidates=True)
+        done = self._call(lambda: self._write(write_id, "+", moves) or True, False, invalidates=True)
         return write_id if done else None
 
-    def settle_write(self, write_id: str | None, *, families: Iterable[str] = (), clocks: Iterable[str] = ()) -> None:
+    def settle_write(
+        self, write_id: str | None, *, families: Iterable[str] = (), clocks: Iterable[str] = (), rows: bool = False
+    ) -> None:
         """After commit: bump again (what a fill stored between the two bumps read the old data) and lift the
         pending mark, atomically."""
-        moves = self._moves(clocks, families)
+        moves = self._moves(clocks, families, rows=rows)
         action = "-" if write_id else ""
-        done = self._call(lambda: self._write(write_id or "", action, *moves) or True, False, invalidates=True)
+        done = self._call(lambda: self._write(write_id or "", action, moves) or True, False, invalidates=True)
         if not done and write_id:
             # The epoch bump on recovery covers the tokens; the mark would hold off fills until it expires.
             now = time.monotonic()
@@ -530,19 +560,27 @@ class GenerationStore:
         raise NotImplementedError
 
     def _store(
-        self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None], tags: list[str]
+        self,
+        ticket: Ticket,
+        payload: str,
+        ttl: int,
+        extra: list[str],
+        guards: dict[str, str | None],
+        tags: list[str],
+        shown: list[str],
     ) -> bool:
+        """Store unless the ticket's generations moved or, for each guard (a clock as the ticket read it), a write
+        since then concerns the entry: a write of the whole model, a pending one, or one that stamped a family in
+        `shown` (the families the entry lists beyond the ticket's)."""
         raise NotImplementedError
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         raise NotImplementedError
 
-    def _write(
-        self, write_id: str, action: str, tokens: dict[str, str], tags: list[str], fallback: dict[str, str]
-    ) -> None:
-        """Set the tokens (write clocks first, then generations), delete the entries of the tag sets (and the sets),
-        and, for action "+" (begin) or "-" (settle), add or lift the write's pending mark on each clock, atomically.
-        See _moves() for the fallback."""
+    def _write(self, write_id: str, action: str, moves: Moves) -> None:
+        """Atomically: move the generations, delete the entries of the tag sets (and the sets), count the write on
+        each clock (a new token for a write of the whole model, stamps of its families for known rows), and for
+        action "+" (begin) or "-" (settle), add or lift the write's pending mark on each clock."""
         raise NotImplementedError
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
@@ -567,11 +605,16 @@ class GenerationStore:
         """Count (and unless dry_run delete) keys matching glob in batches; internal keys only if asked."""
         keep = {epoch_key(), stats_key(), runid_key()}
         internal_head = key_prefix() + ":_"
-        clock_head = clock_key("")  # a write in flight keeps its mark (on its clock) whatever is cleared
+        # A write in flight keeps its mark (on its clock) and its stamps whatever is cleared.
+        clock_head, stamps_head = clock_key(""), stamps_key_of(clock_key(""))
         batch: list[str] = []
         total = 0
         for name in self._keys(glob):
-            if name in keep or name.startswith(clock_head) or (not internal and name.startswith(internal_head)):
+            if (
+                name in keep
+                or name.startswith((clock_head, stamps_head))
+                or (not internal and name.startswith(internal_head))
+            ):
                 continue
             batch.append(name)
             if len(batch) >= SCAN_BATCH:
@@ -598,7 +641,12 @@ class LocMemStore(GenerationStore):
 
     def __init__(self, cache: Any) -> None:
         super().__init__(cache)
-        self._marks: dict[str, dict[str, float]] = {}  # write clock -> {pending write id: expiry}
+        # Per write clock, in this object (LocMem's culling could drop them): pending writes {id: (expiry, the
+        # families they move, or None for the whole model)}, the write counter, and stamps {family: (counter, when)}.
+        self._marks: dict[str, dict[str, tuple[float, frozenset[str] | None]]] = {}
+        self._counters: Counter[str] = Counter()
+        self._stamps: dict[str, dict[str, tuple[int, float]]] = {}
+        self._pruned: dict[str, int] = {}
         path = journal_path()
         self._journal = None
         if path:
@@ -621,14 +669,12 @@ class LocMemStore(GenerationStore):
         if reset:
             self.cache.set(epoch_key(), new_token(), None)
         for record in records:
-            if record.get("bump"):
+            if "write" in record:
+                self._apply_locked(record["write"])
+            elif record.get("bump"):
                 self._bump_locked(record["tokens"])
             else:
                 self.cache.set_many(record.get("tokens", {}), record.get("ttl"))
-            for name, write_id, until in record.get("begin", ()):
-                self._marks.setdefault(name, {})[write_id] = until
-            for name, write_id in record.get("settle", ()):
-                self._marks.get(name, {}).pop(write_id, None)
 
     def _publish(self, record: dict[str, Any]) -> None:
         if self._journal is not None:
@@ -659,18 +705,29 @@ class LocMemStore(GenerationStore):
             for name in absent:
                 self.cache.add(name, token, None if name == epoch_key() else conf.FILL_WINDOW)
             values.update(self._get_many(absent))
+        now_ms = int(time.time() * 1000)
+        for name in clocks:
+            values[name] = guard_value(values[name] or MISSING, self._counters[name], now_ms)
         return self._ticket(key, gens, clocks, values)
 
     def _store(
-        self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None], tags: list[str]
+        self,
+        ticket: Ticket,
+        payload: str,
+        ttl: int,
+        extra: list[str],
+        guards: dict[str, str | None],
+        tags: list[str],
+        shown: list[str],
     ) -> bool:
         # No tags here (tags_rows is off): a row's family is one of the generations in `extra`.
         with self._write_lock:
             self._sync_locked()
             current = self._get_many([*ticket.deps, *guards, *extra])
-            if not self._valid(ticket.deps, current) or any(current.get(n) != t for n, t in guards.items()):
+            if not self._valid(ticket.deps, current):
                 return False
-            if any(self._pending(clock) for clock in guards):
+            families = set(shown)
+            if any(self._guard_refuses(clock, value, current.get(clock), families) for clock, value in guards.items()):
                 return False
             if absent := {name: new_token() for name in extra if name not in current}:
                 self.cache.set_many(absent, ttl)
@@ -686,43 +743,68 @@ class LocMemStore(GenerationStore):
             self.cache.set_many(tokens, ttl)
             self._publish({"tokens": tokens, "ttl": ttl})
 
-    def _pending(self, clock: str) -> dict[str, float]:
-        """The unexpired marks on a write clock: {write id: expiry (epoch seconds)}. Call under the lock.
-        They live in this object, not in the LocMem cache, whose culling could drop them."""
+    def _guard_refuses(self, clock: str, value: str | None, token: str | None, shown: set[str]) -> bool:
+        """As store.lua: the clock's token moved, the ticket is too old, a pending write concerns the entry, or a
+        write since the ticket stamped one of the families it shows. Call under the lock."""
+        parsed = parse_guard(value)
+        if parsed is None or token != parsed[0]:
+            return True
         now = time.time()
-        marks = {write_id: until for write_id, until in self._marks.get(clock, {}).items() if until > now}
-        self._marks[clock] = marks
-        return marks
+        if now * 1000 - parsed[2] > conf.write_pending_ttl() * 1000:
+            return True
+        for until, families in self._marks.get(clock, {}).values():
+            if until > now and (families is None or families & shown):
+                return True
+        if self._counters[clock] > parsed[1]:
+            stamps = self._stamps.get(clock, {})
+            return any(stamps.get(family, (0, 0.0))[0] > parsed[1] for family in shown)
+        return False
 
-    def _write(
-        self, write_id: str, action: str, tokens: dict[str, str], tags: list[str], fallback: dict[str, str]
-    ) -> None:
-        until = time.time() + conf.write_pending_ttl()
-        clocks = [name for name in tokens if name.startswith(clock_key(""))]
+    def _write(self, write_id: str, action: str, moves: Moves) -> None:
+        record = {
+            "id": write_id,
+            "action": action,
+            "tokens": moves.tokens,
+            "rows": moves.rows,
+            "until": time.time() + conf.write_pending_ttl(),
+        }
         with self._write_lock:
             self._sync_locked()
-            for name in clocks:
-                marks = self._pending(name)
-                if action == "+":
-                    marks[write_id] = until
-                elif action == "-":
-                    marks.pop(write_id, None)
-            self._bump_locked(tokens)
-            record: dict[str, Any] = {"tokens": tokens, "bump": 1}
-            if action == "+":
-                record["begin"] = [[name, write_id, until] for name in clocks]
-            elif action == "-":
-                record["settle"] = [[name, write_id] for name in clocks]
-            self._publish(record)
+            self._apply_locked(record)
+            self._publish({"write": record})
 
-    def _bump_locked(self, tokens: dict[str, str]) -> None:
-        """Write clocks get their new token for CACHE_GENERATION_TTL; a generation only if it exists, keeping its
-        lifetime (as write.lua): a missing generation already means "invalid", and one a write created would
-        outlive every entry."""
+    def _apply_locked(self, record: dict[str, Any]) -> None:
+        """One write, from this process or from the journal: count it on each clock, stamp or re-token, mark or
+        unmark, move the generations. Call under the lock."""
+        now, rows = time.time(), record["rows"]
+        clocks = [name for name in record["tokens"] if name.startswith(clock_key(""))]
+        keep = 2 * conf.write_pending_ttl()
+        for name in clocks:
+            self._counters[name] += 1
+            marks = self._marks.setdefault(name, {})
+            for write_id in [w for w, (until, _) in marks.items() if until <= now]:
+                del marks[write_id]
+            if record["action"] == "+":
+                marks[record["id"]] = (record["until"], frozenset(rows) if rows is not None else None)
+            elif record["action"] == "-":
+                marks.pop(record["id"], None)
+            if rows is not None:
+                stamps = self._stamps.setdefault(name, {})
+                stamps.update(dict.fromkeys(rows, (self._counters[name], now)))
+                if len(stamps) > 64 and len(stamps) > 2 * self._pruned.get(name, 0):
+                    self._stamps[name] = {f: s for f, s in stamps.items() if s[1] >= now - keep}
+                    self._pruned[name] = len(self._stamps[name])
+        self._bump_locked(record["tokens"], whole=rows is None)
+
+    def _bump_locked(self, tokens: dict[str, str], *, whole: bool = True) -> None:
+        """Write clocks live CACHE_GENERATION_TTL, with a new token for a write of the whole model (or a missing
+        clock); a generation gets its new token only if it exists, keeping its lifetime (as write.lua): a missing
+        generation already means "invalid", and one a write created would outlive every entry."""
         now = time.time()
         for name, token in tokens.items():
             if name.startswith(clock_key("")):
-                self.cache.set(name, token, conf.generation_ttl())
+                if whole or not self.cache.touch(name, conf.generation_ttl()):
+                    self.cache.set(name, token, conf.generation_ttl())
             elif self.cache.get(name) is not None:
                 expiry = self.cache._expire_info.get(name)  # None: never expires
                 self.cache.set(name, token, None if expiry is None else max(expiry - now, 0.001))
@@ -828,12 +910,22 @@ class RedisStore(GenerationStore):
         return payload if self._valid(deps, current) else None
 
     def _store(
-        self, ticket: Ticket, payload: str, ttl: int, extra: list[str], guards: dict[str, str | None], tags: list[str]
+        self,
+        ticket: Ticket,
+        payload: str,
+        ttl: int,
+        extra: list[str],
+        guards: dict[str, str | None],
+        tags: list[str],
+        shown: list[str],
     ) -> bool:
-        keys = [ticket.key, *ticket.deps, *guards, *extra, *tags]
+        keys = [ticket.key, *ticket.deps, *guards, *map(stamps_key_of, guards), *extra, *tags]
         expected = [*ticket.deps.values(), *(token or "" for token in guards.values())]
+        pending_ms = int(conf.write_pending_ttl() * 1000)
+        families = shown if guards else []
         args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), len(tags), TAG_PRUNE_AT]
-        return bool(self._store_script(keys=keys, args=[*args, *expected]))
+        args += [pending_ms, len(families)]
+        return bool(self._store_script(keys=keys, args=[*args, *expected, *families]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         # The epoch (recovery, clear_all): one MULTI/EXEC round trip.
@@ -842,14 +934,15 @@ class RedisStore(GenerationStore):
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
         pipe.execute()
 
-    def _write(
-        self, write_id: str, action: str, tokens: dict[str, str], tags: list[str], fallback: dict[str, str]
-    ) -> None:
-        nclocks = sum(1 for name in tokens if name.startswith(clock_key("")))  # _moves() puts clocks first
+    def _write(self, write_id: str, action: str, moves: Moves) -> None:
+        clocks = [name for name in moves.tokens if name.startswith(clock_key(""))]  # _moves() puts clocks first
+        gens = list(moves.tokens)[len(clocks) :]
+        rows = moves.rows or []
         pending_ms = int(conf.write_pending_ttl() * 1000)
-        counts = [nclocks, len(tokens) - nclocks, len(tags)]
-        args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, *counts, *tokens.values()]
-        self._write_script(keys=[*tokens, *tags, *fallback], args=[*args, *fallback.values()])
+        args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, len(clocks), len(gens), len(moves.tags)]
+        args += ["0" if moves.rows is not None else "1", len(rows), *moves.tokens.values(), *moves.fallback.values()]
+        keys = [*clocks, *map(stamps_key_of, clocks), *gens, *moves.tags, *moves.fallback]
+        self._write_script(keys=keys, args=[*args, *rows])
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)

@@ -1,8 +1,16 @@
 -- Shared by the scripts that touch write clocks (prepended when they are loaded).
--- A write clock is one hash: field 't' holds its token, field 'e' Redis's evicted-keys count at the model's last
--- write that emptied tag sets (write.lua), every other field the expiry (ms, server clock) of a pending write's mark. Eviction can only take the token and the marks together. A missing clock is created with
--- a fresh token and, if Redis has evicted any key since it started, a blanket mark '~' for the pending TTL: a
--- write's mark may have gone with the evicted clock, and no guarded fill may be stored until it would have expired.
+-- A model's write clock is one hash: field 't' holds its token (new when the clock is created, and at every write
+-- of the whole model: a bulk write, a manual invalidation), 'n' a counter every write of the model increments, 'e'
+-- Redis's evicted-keys count at the model's last write that emptied tag sets (write.lua), and every other field a
+-- pending write's mark: its expiry (ms, server clock), followed by the families it moves for a write of known rows
+-- ("<expiry>\t<family>\t..."); a mark without families holds off every fill of the model. Eviction can only take
+-- the token and the marks together. A missing clock is created with a fresh token and, if Redis has evicted any
+-- key since it started, a blanket mark '~' for the pending TTL: a write's mark may have gone with the evicted clock,
+-- and no guarded fill may be stored until it would have expired.
+-- Next to it, the model's stamps (`_s:<label>`, a hash): for each family a write of known rows moved,
+-- "f:<family>" = "<n> <ms>", the clock's counter and the server time of that write; 'since' the counter when the
+-- hash was created (a fill whose ticket is older cannot trust it: stamps may have gone with an evicted hash); 'p'
+-- its size after the last prune. A guarded fill is refused only if something it shows was written meanwhile.
 local function now_ms()
   local now = redis.call('TIME')
   return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -17,7 +25,67 @@ local function evicted()
 end
 
 local function is_mark(field)
-  return field ~= 't' and field ~= 'e'
+  return field ~= 't' and field ~= 'e' and field ~= 'n'
+end
+
+-- A mark's expiry, and the set of families it covers (nil: the whole model).
+local function parse_mark(value)
+  local tab = string.find(value, '\t', 1, true)
+  if not tab then
+    return tonumber(value), nil
+  end
+  local families = {}
+  for family in string.gmatch(string.sub(value, tab + 1), '[^\t]+') do
+    families[family] = true
+  end
+  return tonumber(string.sub(value, 1, tab - 1)), families
+end
+
+-- True while an unexpired mark covers the whole model or one of the families in `shown` (a set).
+local function blocked(key, now, shown)
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    if is_mark(fields[i]) then
+      local expiry, families = parse_mark(fields[i + 1])
+      if expiry > now then
+        if families == nil then
+          return true
+        end
+        for family in pairs(families) do
+          if shown[family] then
+            return true
+          end
+        end
+      end
+    end
+  end
+  return false
+end
+
+-- Record that a write (counter n) moved these families, and drop stamps older than keep_ms once the hash has
+-- doubled since its last prune (so a write costs O(1) amortised). No ticket older than the pending TTL is stored,
+-- and keep_ms is twice that.
+local function stamp(key, families, n, now, keep_ms)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'since', n, 'p', 0)
+  end
+  local value = n .. ' ' .. now
+  for _, family in ipairs(families) do
+    redis.call('HSET', key, 'f:' .. family, value)
+  end
+  if redis.call('HLEN', key) > 2 * tonumber(redis.call('HGET', key, 'p') or '0') + 64 then
+    local fields = redis.call('HGETALL', key)
+    for i = 1, #fields, 2 do
+      if string.sub(fields[i], 1, 2) == 'f:' then
+        local at = tonumber(string.match(fields[i + 1], ' (%d+)$'))
+        if at < now - keep_ms then
+          redis.call('HDEL', key, fields[i])
+        end
+      end
+    end
+    redis.call('HSET', key, 'p', redis.call('HLEN', key))
+  end
+  redis.call('PEXPIRE', key, keep_ms)
 end
 
 -- Create clock `key` with `token` if it is missing; returns true when it was. A blanket mark keeps the clock alive
@@ -36,22 +104,11 @@ local function ensure_clock(key, token, ttl_ms, pending_ms, now)
   return true
 end
 
--- True while any mark on the clock is unexpired.
-local function pending(key, now)
-  local fields = redis.call('HGETALL', key)
-  for i = 1, #fields, 2 do
-    if is_mark(fields[i]) and tonumber(fields[i + 1]) > now then
-      return true
-    end
-  end
-  return false
-end
-
 -- Drop expired marks (a write that never settled), keeping the token and the blanket while it holds.
 local function drop_expired(key, now)
   local fields = redis.call('HGETALL', key)
   for i = 1, #fields, 2 do
-    if is_mark(fields[i]) and tonumber(fields[i + 1]) <= now then
+    if is_mark(fields[i]) and parse_mark(fields[i + 1]) <= now then
       redis.call('HDEL', key, fields[i])
     end
   end

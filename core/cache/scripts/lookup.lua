@@ -16,15 +16,13 @@ for i = 1, ngens do
   end
 end
 -- Missing write clocks are created too: a guard read as "absent" would still match after a bumped clock was
--- evicted, and let a racing fill store.
-local now = nil
+-- evicted, and let a racing fill store. A clock's value in the ticket is "<token> <counter> <server ms>".
+local now = now_ms()
 for i = ngens + 1, #KEYS do
-  local token = redis.call('HGET', KEYS[i], 't')
-  if not token then
-    now = now or now_ms()
+  if not redis.call('HGET', KEYS[i], 't') then
     ensure_clock(KEYS[i], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), now)
-    token = redis.call('HGET', KEYS[i], 't')
   end
-  values[#values + 1] = token
+  local clock = redis.call('HMGET', KEYS[i], 't', 'n')
+  values[#values + 1] = clock[1] .. ' ' .. (clock[2] or '0') .. ' ' .. now
 end
 return values

@@ -101,6 +101,58 @@ def test_a_fill_is_refused_when_a_model_it_shows_was_written(api_client, resolve
     assert resolver_calls["Query.banks"] == 2
 
 
+ERRAND_QUERY = "query One($id: ID!) { errand(id: $id) { id title createdBy { username } } }"
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole response", "field"])
+def test_a_fill_is_stored_when_another_row_of_a_model_it_shows_was_written(
+    api_client, resolver_calls, field_hook, whole
+):
+    # given: while errand A is being filled, errand B (not shown) and a user not shown are written and committed
+    shown, other = ErrandFactory(title="shown"), ErrandFactory(title="other")
+    stranger = UserFactory()
+
+    def write_rows_not_shown():
+        other.title = "other, edited"
+        other.save()
+        stranger.username = "renamed"
+        stranger.save()
+
+    field_hook("Errand.title", write_rows_not_shown)
+    query = ERRAND_QUERY if whole else ERRAND_QUERY.replace("{ errand(", "{ __typename errand(")
+
+    # when
+    during = get_graphql_content(api_client.post_graphql(query, {"id": str(shown.id)}))
+    after = get_graphql_content(api_client.post_graphql(query, {"id": str(shown.id)}))
+
+    # then: nothing the answer shows was written, so the fill was stored and serves the second read
+    assert during["data"] == after["data"]
+    assert resolver_calls["Query.errand"] == 1
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole response", "field"])
+def test_a_fill_is_refused_when_a_row_it_shows_was_written(api_client, resolver_calls, field_hook, whole):
+    # given: while errand A is being filled, its creator (shown) is renamed and committed
+    creator = UserFactory(username="before")
+    shown = ErrandFactory(created_by=creator)
+
+    def rename_the_creator():
+        creator.username = "after"
+        creator.save()
+
+    field_hook("User.username", rename_the_creator)
+    query = ERRAND_QUERY if whole else ERRAND_QUERY.replace("{ errand(", "{ __typename errand(")
+
+    # when
+    during = get_graphql_content(api_client.post_graphql(query, {"id": str(shown.id)}))
+    after = get_graphql_content(api_client.post_graphql(query, {"id": str(shown.id)}))
+
+    # then
+    assert during["data"]["errand"]["createdBy"]["username"] == "before"
+    assert after["data"]["errand"]["createdBy"]["username"] == "after"
+    assert resolver_calls["Query.errand"] == 2
+
+
 def test_nothing_is_read_from_or_stored_to_the_field_cache_inside_a_transaction(
     api_client, resolver_calls, cache_debug
 ):

@@ -407,9 +407,9 @@ def test_a_write_sets_its_write_clock_before_its_generations(errand, monkeypatch
     orders = []
     real = store._write
 
-    def spy(write_id, action, tokens, *rest):
-        orders.append(list(tokens))
-        return real(write_id, action, tokens, *rest)
+    def spy(write_id, action, moves):
+        orders.append(list(moves.tokens))
+        return real(write_id, action, moves)
 
     monkeypatch.setattr(store, "_write", spy)
     # when
