@@ -9,9 +9,11 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import checks  # noqa: F401  (registers the deploy checks)
-        from core.cache import invalidation, policies
+        from core.cache import invalidation, policies, relay
 
         # Fail at start-up, with the offending entry named, rather than on the first request that meets it.
         schema = import_string(settings.GRAPHENE["SCHEMA"])
         policies.check_policies(schema.graphql_schema)
         invalidation.connect()
+        # Server processes apply what writers left in the outbox (one that could not, or died right after commit).
+        relay.start_in_server()
