@@ -110,6 +110,12 @@ def settled(row: Row | None, *, applied: bool) -> None:
             _owed.popitem(last=False)
 
 
+def forget_owed() -> None:
+    """Forget the rows this process owes (tests: a new process)."""
+    with _owed_lock:
+        _owed.clear()
+
+
 def owed_rows() -> list[Row]:
     with _owed_lock:
         return list(_owed.values())

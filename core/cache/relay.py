@@ -39,6 +39,7 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing: set[str] = set()  # databases whose last pass failed: logged once until one succeeds
+        self.passes = 0  # passes the thread has completed (tests wait on it rather than on time)
 
     @property
     def interval(self) -> float:
@@ -92,6 +93,7 @@ class Relay:
                 if listener is not None:
                     listener.listen()  # before looking, so that no commit in between goes unnoticed
                 _, again = self.run_once()
+                self.passes += 1
                 if again or listener is None or not listener.listening:
                     self._stop.wait(self.interval)
                 elif listener.wait(IDLE_CHECK, self._stop):
