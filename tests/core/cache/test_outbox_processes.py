@@ -49,6 +49,7 @@ with transaction.atomic():
     sys.stdin.readline()
 print("committed", flush=True)
 """
+CREATE_ERRAND = "from core.factories import ErrandFactory; print(ErrandFactory(title='before').pk)"
 
 
 # --- a scratch database the processes share ---------------------------------------------------------------------
@@ -301,6 +302,36 @@ def test_a_command_that_exits_during_an_outage_applies_what_it_owes_once_redis_a
     assert guarded_fill_stores()
     counts = restartable_redis.client().hgetall(stats_key())
     assert int(counts.get(b"_backend|write_error", 0)) >= 1
+
+
+def test_a_write_during_a_redis_stall_by_a_command_that_exits_is_applied_by_a_servers_relay(
+    restartable_redis, database, servers
+):
+    env = environment(database, restartable_redis.url, CACHE_EXIT_FLUSH_TIMEOUT="0.2")
+    # given: an errand, and an entry showing it
+    created = manage("shell", "-v", "0", "-c", CREATE_ERRAND, env=env)
+    assert created.returncode == 0, created.stderr
+    pk = int(created.stdout.split()[-1])
+    stale = f"errand:{pk}:title"
+    store = get_store()
+    assert store.store(store.lookup(stale).ticket, "before", 300)
+    # when: Redis stalls (no restart: no run_id changes) while a command updates the errand and exits. WRITE mode
+    # holds every script (each may write), and lets CLIENT UNPAUSE through.
+    client = restartable_redis.client()
+    client.client_pause(120_000, all=False)
+    try:
+        update = f"from errands.models import Errand; Errand.objects.filter(pk={pk}).update(title='after')"
+        done = manage("shell", "-v", "0", "-c", update, env=env)
+    finally:
+        client.client_unpause()
+    assert done.returncode == 0, done.stderr
+    assert database.scalar(f"SELECT title FROM errands_errand WHERE id = {pk}") == "after"
+    # the command's invalidation never reached Redis, and the command is gone: the entry is stale
+    assert served(stale)
+    # then: a server's relay applies what the command left in the outbox
+    start(servers, ["cache_relay"], env)
+    assert until(lambda: not served(stale))
+    assert until(lambda: database.scalar(OUTBOX_ROWS) == 0)
 
 
 def test_no_relay_in_a_management_command(tmp_path):
