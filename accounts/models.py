@@ -5,7 +5,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import RegexValidator
 from django.db import models
 
-from core.cache.invalidation import TrackedManager, TrackedQuerySet
+from core.cache.invalidation import TrackedManager, TrackedModel, TrackedQuerySet
 
 country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166-1 alpha-2 country code, e.g. NG.")
 
@@ -14,7 +14,7 @@ class UserManager(DjangoUserManager.from_queryset(TrackedQuerySet)):
     """Explicit so that the caching work can give users a queryset class of its own."""
 
 
-class User(AbstractUser):
+class User(AbstractUser, TrackedModel):
     objects = UserManager()
 
 
@@ -22,7 +22,7 @@ class RoleManager(TrackedManager):
     pass
 
 
-class Role(models.Model):
+class Role(TrackedModel):
     name = models.CharField(max_length=50, unique=True)
     description = models.TextField(blank=True)
 
@@ -39,7 +39,7 @@ class BankManager(TrackedManager):
     pass
 
 
-class Bank(models.Model):
+class Bank(TrackedModel):
     name = models.CharField(max_length=100)
     code = models.CharField(max_length=20, help_text="The bank's clearing code, unique within its country.")
     country = models.CharField(max_length=2, validators=[country_code_validator], db_index=True)
@@ -60,7 +60,7 @@ class UserProfileManager(TrackedManager):
     pass
 
 
-class UserProfile(models.Model):
+class UserProfile(TrackedModel):
     """Created for every user (accounts.signals); blank strings mean "not given yet"."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")

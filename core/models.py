@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class CacheDashboard(models.Model):
@@ -32,3 +33,22 @@ class PersistedQuery(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.sha256[:12]
+
+
+class CacheOutbox(models.Model):
+    """What a committed write must invalidate, recorded in the write's own transaction (core/cache/outbox.py).
+    The writer applies and deletes its row after commit; a row left behind (the cache backend did not answer, or
+    the writer died right after its commit) is applied by the relay of any server process (core/cache/relay.py)."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The write's id in the store ("" when its begin did not reach the backend): applying the row lifts its mark.
+    write_id = models.CharField(max_length=32, blank=True)
+    families = models.JSONField(default=list)  # generation families to bump ("errand:5", "@errands.errand:5")
+    clocks = models.JSONField(default=list)  # write clock labels ("errands.errand", "*")
+
+    class Meta:
+        default_permissions = ()
+        verbose_name = verbose_name_plural = "cache outbox"
+
+    def __str__(self) -> str:
+        return f"outbox row {self.pk} ({', '.join(self.clocks)})"

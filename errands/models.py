@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from core.cache.invalidation import TrackedManager
+from core.cache.invalidation import TrackedManager, TrackedModel
 
 MAX_BUDGET = Decimal("10000000")
 
@@ -30,7 +30,7 @@ class ErrandManager(TrackedManager):
     pass
 
 
-class Errand(models.Model):
+class Errand(TrackedModel):
     title = models.CharField(max_length=200)
     description = models.TextField()
     category = models.CharField(max_length=50)

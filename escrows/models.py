@@ -5,7 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from core.cache.invalidation import TrackedManager
+from core.cache.invalidation import TrackedManager, TrackedModel
 from errands.models import Currency, Errand
 
 
@@ -24,7 +24,7 @@ class EscrowManager(TrackedManager):
     pass
 
 
-class Escrow(models.Model):
+class Escrow(TrackedModel):
     # One escrow per errand (the OneToOne is a unique constraint); PROTECT keeps money records.
     errand = models.OneToOneField(Errand, on_delete=models.PROTECT, related_name="escrow")
     reference = models.CharField(max_length=32, unique=True, default=new_reference, editable=False)

@@ -197,6 +197,14 @@ CACHE_OUTAGE_RETRY_INTERVAL = env.float("CACHE_OUTAGE_RETRY_INTERVAL", default=1
 # Seconds a begun write holds off GraphQL fills of its models if it never settles (rolled back, crashed): keep it
 # longer than any transaction that writes cached models.
 CACHE_WRITE_PENDING_TTL = env.float("CACHE_WRITE_PENDING_TTL", default=60.0)
+# Server processes apply what writers left in the invalidation outbox (the cache did not answer, or the writer died
+# right after its commit): a writer's row is the relay's after this many seconds, and the relay polls (SQLite) or
+# retries that often. PostgreSQL wakes it by NOTIFY instead of polling. See docs/caching.md, "Design: faults".
+CACHE_OUTBOX_RELAY = env.bool("CACHE_OUTBOX_RELAY", default=True)
+CACHE_OUTBOX_RELAY_INTERVAL = env.float("CACHE_OUTBOX_RELAY_INTERVAL", default=0.5)
+# Seconds an exiting process (a management command, a shell, a recycled worker) waits for the cache to take what it
+# owes: a lost invalidation's epoch bump, its outbox rows, its counters.
+CACHE_EXIT_FLUSH_TIMEOUT = env.float("CACHE_EXIT_FLUSH_TIMEOUT", default=2.0)
 # Local memory only: the file through which this machine's processes pass their invalidations to each other.
 # Unset: one per project and database in the temp directory; empty: off (a single process).
 # (Not default=None: django-environ then reads an empty value as None, and "off" would mean "the default file".)

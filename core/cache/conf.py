@@ -11,6 +11,8 @@ MAX_ENTRY_BYTES_DEFAULT = 1024 * 1024
 MAX_ENTRY_DEPENDENCIES_DEFAULT = 2000
 STATS_MAX_FAMILIES_DEFAULT = 500
 HEADERS_REMEMBERED_DEFAULT = 10_000
+OUTBOX_RELAY_INTERVAL_DEFAULT = 0.5
+EXIT_FLUSH_TIMEOUT_DEFAULT = 2.0
 # Seconds a generation or write clock that a read created lives until a stored entry claims it (and extends it to
 # its own TTL): keys a read adds are gone within the entry's TTL plus this.
 FILL_WINDOW = 60
@@ -75,3 +77,20 @@ def stats_max_families() -> int:
 def headers_remembered() -> int:
     """Entries whose generation names a process remembers, to read them in the same round trip as the entry."""
     return int(getattr(settings, "CACHE_HEADERS_REMEMBERED", HEADERS_REMEMBERED_DEFAULT))
+
+
+def outbox_relay() -> bool:
+    """Whether server processes run the outbox relay (core/cache/relay.py)."""
+    return bool(getattr(settings, "CACHE_OUTBOX_RELAY", True))
+
+
+def outbox_relay_interval() -> float:
+    """Seconds a writer has to apply its own outbox row before the relay takes it, and between the relay's polls
+    (SQLite) or retries (a backend that does not answer)."""
+    return max(float(getattr(settings, "CACHE_OUTBOX_RELAY_INTERVAL", OUTBOX_RELAY_INTERVAL_DEFAULT)), 0.01)
+
+
+def exit_flush_timeout() -> float:
+    """Seconds an exiting process may wait for the backend to apply what it owes (epoch bump, settles, its outbox
+    rows) and to take its stats."""
+    return float(getattr(settings, "CACHE_EXIT_FLUSH_TIMEOUT", EXIT_FLUSH_TIMEOUT_DEFAULT))

@@ -5,14 +5,17 @@ A write bumps three things (see docs/caching.md):
 - the row's generation (`@errands.errand:5`), which every cached result that showed the row lists;
 - the families of settings.CACHE_INVALIDATION (list membership: `errand_list`, `user_errands:7`, ...).
 Bulk writes whose rows are unknown (`update`, `bulk_update`, `bulk_create`) bump the model's type generation and
-every family root the model names instead.
+every family root the model names instead. What a write's settle bumps is also recorded in the outbox, in the
+write's transaction, so that it is applied even if the writer cannot (core/cache/outbox.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 
 from django.apps import apps
@@ -20,10 +23,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
-from django.db.models.signals import post_delete, post_migrate, post_save, pre_delete, pre_save
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_delete, pre_migrate, pre_save
 from django.dispatch import receiver
 
-from core.cache import keys
+from core.cache import keys, outbox
 from core.cache.keys import MANUAL_CLOCK, make_key, strip_prefix
 from core.cache.store import get_store
 
@@ -180,67 +183,154 @@ def in_dirty_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
     return marker is not None and getattr(connection, "runam_dirty_block", None) is marker
 
 
-def _after_commit(callback, using: str) -> None:
-    connection = connections[using]
-    if not _manual(connection):
-        # At once in autocommit; inside a transaction only if and when it commits. robust: a failure here must
-        # not cancel other hooks (and an earlier failing hook only leaves our write pending until it expires).
-        transaction.on_commit(callback, using=using, robust=True)
-    # Manual transaction management has no commit hook: the write's pending mark expires instead.
-
-
 # --- writes -------------------------------------------------------------------------------------------------------
 # A write is begun before its SQL runs (fresh tokens for what it touches, and a pending mark on its model's clock
-# that stops guarded fills) and settled after commit (fresh tokens again, mark lifted). So no read that starts
-# after the commit can be answered by an entry computed from the data before it.
+# that stops guarded fills), recorded in the outbox in its own transaction, and settled after commit (fresh tokens
+# again, mark lifted, outbox row deleted). So no read that starts after the commit can be answered by an entry
+# computed from the data before it, and what a writer could not settle (the backend did not answer, or the process
+# died right after its commit) is settled by the relay from the outbox (core/cache/outbox.py, relay.py).
+
+_migrating = False  # between pre_migrate and post_migrate: the outbox table may not exist yet
 
 
-def _begin(
-    model: type[models.Model], families: Iterable[str], using: str, *, rows: bool
-) -> tuple[str | None, list[str]]:
+class _Write:
+    """One write's invalidation, from its begin (before the SQL) to its settle (after commit).
+
+    In a transaction it is a commit hook. Django has no rollback hook, but a rollback (of the transaction, or of the
+    savepoint the write was made in) discards the commit hooks registered in it; the finalizer then settles at once,
+    so that a failed write's mark does not hold off fills until CACHE_WRITE_PENDING_TTL. Only Django's list of commit
+    hooks holds a hooked write (the instance being saved holds a weak reference), so CPython frees it, and the
+    finalizer runs, the moment the rollback drops that list.
+    """
+
+    def __init__(
+        self, label: str, write_id: str | None, families: Iterable[str], using: str, *, rows: bool = False
+    ) -> None:
+        self.label = label
+        self.rows = rows  # a write of known rows (its families are all it can change), else of the whole model
+        self.write_id = write_id
+        self.families = list(dict.fromkeys(families))
+        self.using = using
+        self.row: outbox.Row | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def hooked(self) -> bool:
+        return self._finalizer is not None
+
+    def hook(self) -> None:
+        # The finalizer gets the families list itself (never self): families added later are settled too.
+        self._finalizer = weakref.finalize(self, _settle_dropped, self.write_id, self.families, self.label, self.rows)
+        # robust: a failure here must not cancel other hooks (an earlier failing hook drops ours: the finalizer
+        # settles then, and the relay applies the outbox row).
+        transaction.on_commit(self, using=self.using, robust=True)
+
+    def add(self, families: Iterable[str]) -> None:
+        self.families.extend(family for family in families if family not in self.families)
+
+    def record(self) -> None:
+        """The outbox row, in the write's transaction. During migrate there is none: the table may not exist yet,
+        and migrate bumps the epoch when it ends."""
+        if not _migrating:
+            self.row = outbox.record(
+                using=self.using, write_id=self.write_id, families=self.families, clocks=[self.label]
+            )
+
+    def __call__(self) -> None:
+        """After commit (or at once in autocommit): settle, and delete the outbox row once the settle is done."""
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        applied = get_store().settle_write(self.write_id, families=self.families, clocks=[self.label], rows=self.rows)
+        outbox.settled(self.row, applied=applied)
+
+
+def _settle_dropped(write_id: str | None, families: list[str], label: str, rows: bool) -> None:
+    """A hooked write whose hook was dropped: rolled back (or an earlier commit hook raised). Settling a write that
+    did not happen only moves tokens again. Never raises: it may run inside Django's rollback."""
+    try:
+        get_store().settle_write(write_id, families=families, clocks=[label], rows=rows)
+    except Exception:
+        logger.exception("a rolled-back write could not be settled; its pending mark expires instead")
+
+
+def _held(write: _Write) -> Callable[[], _Write | None]:
+    """How others keep a write between its begin and its record: weakly once its transaction holds it, so that
+    nothing but a rollback decides when it goes."""
+    return weakref.ref(write) if write.hooked else (lambda: write)
+
+
+def _begin(label: str, families: Iterable[str], using: str, *, rows: bool) -> _Write:
     """`rows`: a write of known rows, whose families are all it can change (only fills showing one of them are held
     off); otherwise a write of unknown rows, which holds off every guarded fill of the model."""
     families = list(families)
     mark_dirty(using)
-    return get_store().begin_write(families=families, clocks=[model._meta.label_lower], rows=rows), families
-
-
-def _settle(
-    model: type[models.Model], write: tuple[str | None, list[str]], families: Iterable[str], using, *, rows: bool
-) -> None:
-    write_id, begun = write
-    every = list(dict.fromkeys([*begun, *families]))
-    label = model._meta.label_lower
-    _after_commit(lambda: get_store().settle_write(write_id, families=every, clocks=[label], rows=rows), using)
+    write_id = get_store().begin_write(families=families, clocks=[label], rows=rows)
+    write = _Write(label, write_id, families, using, rows=rows)
+    if connections[using].in_atomic_block:
+        write.hook()
+    # Manual transaction management has no commit hook: the outbox row commits with the transaction and the relay
+    # settles it; a rollback takes the row with it, and the mark expires.
+    return write
 
 
 def _before_row_write(sender, instance, using, update_fields=None, **kwargs) -> None:
     if sender._meta.label_lower not in invalidation_map():
         return
-    write = _begin(sender, row_families(instance, update_fields), using, rows=True)
-    instance.__dict__.setdefault("_runam_writes", []).append(write)
+    write = _begin(sender._meta.label_lower, row_families(instance, update_fields), using, rows=True)
+    instance.__dict__.setdefault("_runam_writes", []).append(_held(write))
 
 
 def _after_row_write(sender, instance, using, update_fields=None, **kwargs) -> None:
-    if sender._meta.label_lower not in invalidation_map():
+    label = sender._meta.label_lower
+    if label not in invalidation_map():
         return
-    begun = instance.__dict__.get("_runam_writes") or [(None, [])]
-    write = begun.pop()
+    held = instance.__dict__.get("_runam_writes")
+    write = held.pop()() if held else None
+    if write is None:
+        write = _Write(label, None, (), using, rows=True)
+        if connections[using].in_atomic_block:
+            write.hook()
     # After an insert the primary key is known: the row's own generation joins the families.
-    _settle(sender, write, row_families(instance, update_fields), using, rows=True)
+    write.add(row_families(instance, update_fields))
+    write.record()
+    if not in_transaction(using):
+        # Autocommit without a transaction of ours around it (a historical model in a non-atomic migration; a
+        # TrackedModel save is always in one): the write has committed, and its row just after it.
+        write()
 
 
 def invalidate(families: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Invalidate families that no model write names (after raw SQL, from CacheManager.invalidate): at once, and
-    inside a transaction once more after its commit, with guarded fills held off in between."""
+    inside a transaction once more after its commit, with guarded fills held off in between and an outbox row in
+    the transaction."""
     families = list(families)
-    store = get_store()
     if not in_transaction(using):
-        store.bump(families=families, clocks=[MANUAL_CLOCK])
+        get_store().bump(families=families, clocks=[MANUAL_CLOCK])
         return
-    mark_dirty(using)
-    write_id = store.begin_write(families=families, clocks=[MANUAL_CLOCK])
-    _after_commit(lambda: store.settle_write(write_id, families=families, clocks=[MANUAL_CLOCK]), using)
+    _begin(MANUAL_CLOCK, families, using, rows=False).record()
+
+
+def _own_transaction(using: str) -> AbstractContextManager:
+    """Outside a transaction, one of our own, so that a write and its outbox row commit together (Django runs a
+    lone save() or update() as one autocommitted statement) and a write that fails rolls back and settles at once.
+    Inside one, that transaction's outcome decides, as it would without the cache."""
+    return nullcontext() if in_transaction(using) else transaction.atomic(using=using)
+
+
+class TrackedModel(models.Model):
+    """Base of every tracked model (connect() refuses one without it): its save() outside a transaction runs in
+    one. Only save_base() is wrapped, with Django's own signature (pinned by a test); its flow is Django's."""
+
+    class Meta:
+        abstract = True
+
+    def save_base(self, raw=False, force_insert=False, force_update=False, using=None, update_fields=None):
+        using = using or router.db_for_write(self.__class__, instance=self)
+        tracked = self._meta.label_lower in invalidation_map()
+        with _own_transaction(using) if tracked else nullcontext():
+            super().save_base(
+                raw=raw, force_insert=force_insert, force_update=force_update, using=using, update_fields=update_fields
+            )
 
 
 class TrackedQuerySet(models.QuerySet):
@@ -248,9 +338,11 @@ class TrackedQuerySet(models.QuerySet):
 
     def _bulk(self, write, using: str | None = None):
         using = using or self.db
-        begun = _begin(self.model, model_families(self.model), using, rows=False)
-        result = write()
-        _settle(self.model, begun, (), using, rows=False)
+        with _own_transaction(using):
+            held = _held(_begin(self.model._meta.label_lower, model_families(self.model), using, rows=False))
+            result = write()
+            if (begun := held()) is not None:
+                begun.record()
         return result
 
     def update(self, **kwargs):
@@ -272,7 +364,8 @@ TrackedManager = models.Manager.from_queryset(TrackedQuerySet)
 
 
 def connect() -> None:
-    """Wire the signals; refuse a tracked model whose manager would let bulk writes slip past."""
+    """Wire the signals; refuse a tracked model whose manager would let bulk writes slip past, or whose lone save()
+    would commit without its outbox row."""
     for label in invalidation_map():
         model = apps.get_model(label)
         if not isinstance(model._default_manager.get_queryset(), TrackedQuerySet):
@@ -280,14 +373,28 @@ def connect() -> None:
                 f"{model._meta.label} is in CACHE_INVALIDATION but its default manager does not use "
                 "core.cache.invalidation.TrackedQuerySet, so QuerySet.update()/bulk_create() would not invalidate"
             )
+        if not issubclass(model, TrackedModel):
+            raise ImproperlyConfigured(
+                f"{model._meta.label} is in CACHE_INVALIDATION but does not extend "
+                "core.cache.invalidation.TrackedModel, so a save() outside a transaction would commit without its "
+                "outbox row"
+            )
     # For every sender, filtered by label in the receivers, so that historical models (data migrations) count.
     pre_save.connect(_before_row_write, dispatch_uid="runam-cache-pre-save")
     post_save.connect(_after_row_write, dispatch_uid="runam-cache-save")
     pre_delete.connect(_before_row_write, dispatch_uid="runam-cache-pre-delete")
     post_delete.connect(_after_row_write, dispatch_uid="runam-cache-delete")
     # Bulk writes through a historical model's plain manager send nothing at all: after migrate, start afresh.
+    pre_migrate.connect(_before_migrate, dispatch_uid="runam-cache-pre-migrate")
     post_migrate.connect(_after_migrate, dispatch_uid="runam-cache-migrate")
 
 
+def _before_migrate(**kwargs) -> None:
+    global _migrating
+    _migrating = True
+
+
 def _after_migrate(**kwargs) -> None:
+    global _migrating
+    _migrating = False
     get_store().bump_epoch()

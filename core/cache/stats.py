@@ -3,17 +3,16 @@
 Counting is a dict increment in the process; a daemon thread adds the counts to one Redis hash (HINCRBY
 `family|event`, one pipeline) at most once per CACHE_STATS_FLUSH_INTERVAL, so a hit never pays a round trip and
 every process's counts add up. On LocMem the counters stay in the process, like the cache itself. What is still
-pending when the process exits (a management command, a script) is flushed at exit.
+pending when the process exits (a management command, a script) is flushed at exit (core/cache/shutdown.py).
 """
 
-import atexit
 import os
 import threading
 from collections import Counter
 from typing import Any
 
 from core.cache import conf
-from core.cache.store import FAULTS, get_store
+from core.cache.store import FAULTS, current_store, get_store
 
 EVENTS = {"hit": "hits", "miss": "misses", "set": "sets", "invalidation": "invalidations"}
 # The store's failed calls are counted under this name, which no family can have (templates cannot start with `_`).
@@ -142,11 +141,17 @@ class Stats:
 _default = Stats()
 
 
-@atexit.register
-def _flush_at_exit() -> None:
-    # A command that ran for less than the flush interval would otherwise lose every count it made.
-    if _default._pending and _default._pid == os.getpid():
+def flush_at_exit() -> bool:
+    """Send what this process still counts (core/cache/shutdown.py calls it at exit: a command that ran for less than
+    the flush interval would otherwise lose every count it made). True when nothing is left to send."""
+    if _default._pid != os.getpid():
+        return True
+    if current_store() is not None:
+        _default._take_faults(get_store())  # failed calls count too
+    if _default._pending and conf.backend_name() == "redis":
         _default.flush()
+        return not _default._pending
+    return True
 
 
 def record(family: str, event: str, n: int = 1) -> None:

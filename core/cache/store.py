@@ -434,9 +434,9 @@ class GenerationStore:
 
     def settle_write(
         self, write_id: str | None, *, families: Iterable[str] = (), clocks: Iterable[str] = (), rows: bool = False
-    ) -> None:
+    ) -> bool:
         """After commit: bump again (what a fill stored between the two bumps read the old data) and lift the
-        pending mark, atomically."""
+        pending mark, atomically. True when the backend did it; False when it did not answer (then owed)."""
         moves = self._moves(clocks, families, rows=rows)
         action = "-" if write_id else ""
         done = self._call(lambda: self._write(write_id or "", action, moves) or True, False, invalidates=True)
@@ -448,9 +448,18 @@ class GenerationStore:
                 while self._owed_settles and self._owed_settles[0][2] <= now:
                     self._owed_settles.popleft()  # appended in order of expiry: the expired are at the front
                 self._owed_settles.append(owed)
+        return done
 
-    def bump_epoch(self) -> None:
-        self._call(lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None), None, invalidates=True)
+    def bump_epoch(self) -> bool:
+        """Invalidate everything; True when the backend did it (else the bump is owed)."""
+        return self._call(
+            lambda: self._set_tokens({epoch_key(): new_token()}, ttl=None) or True, False, invalidates=True
+        )
+
+    @property
+    def owes(self) -> bool:
+        """True while an invalidation of this process may not have reached the backend (an epoch bump is owed)."""
+        return self._owed
 
     def delete(self, key: str) -> bool:
         key = with_prefix(key)
@@ -1026,6 +1035,12 @@ def get_store() -> GenerationStore:
             _store = RedisStore(cache) if conf.backend_name() == "redis" else LocMemStore(cache)
             _store_pid = os.getpid()
         return _store
+
+
+def current_store() -> GenerationStore | None:
+    """This process's store if one was built (None: nothing was cached or invalidated, so nothing can be owed)."""
+    store = _store
+    return store if store is not None and _store_pid == os.getpid() else None
 
 
 def reset_store() -> None:
