@@ -32,8 +32,13 @@ def key_prefix() -> str:
     scripts need (each reads several keys, and a script's keys must share a slot). keys.py percent-encodes `{` and
     `}` everywhere else, so no other tag can appear. One slot is one master: a failover moves the whole cache to its
     replica, but the load is not spread over the masters (docs/scale-out.md)."""
-    prefix = getattr(settings, "CACHE_KEY_PREFIX", "runam")
+    prefix = configured_key_prefix()
     return f"{{{prefix}}}" if on_cluster() else prefix
+
+
+def configured_key_prefix() -> str:
+    """CACHE_KEY_PREFIX as set, without the hash tag's braces a cluster adds."""
+    return getattr(settings, "CACHE_KEY_PREFIX", "runam")
 
 
 def default_timeout() -> int:

@@ -12,6 +12,7 @@ from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.conf import key_prefix
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, with_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
+from tests.fixtures.cache import store_backend
 
 pytestmark = pytest.mark.cluster
 # Relative: the store puts the prefix of the backend under test in front (a hash tag on a cluster).
@@ -298,7 +299,7 @@ def test_info(cache_backend):
 
     info = get_store().info()
 
-    assert info["backend"] == ("locmem" if cache_backend == "locmem" else "redis")
+    assert info["backend"] == store_backend(cache_backend)
     assert info["healthy"] is True
     assert info["error"] is None
     assert info["keys"] >= 5  # the entry, the epoch and its three generations
