@@ -175,7 +175,7 @@ class LocalCluster:
 
     def ready(self) -> bool:
         """Every live node sees state ok, and each master has its replicas, in sync."""
-        live = self._live()
+        live = self.live()
         if any(node.client().cluster("info")["cluster_state"] != "ok" for node in live):
             return False
         masters = self.masters()
@@ -189,20 +189,22 @@ class LocalCluster:
 
     def masters(self) -> list[LocalNode]:
         """The live masters that serve slots, as a live node sees the cluster."""
-        return list(self._slots())
+        return list(self.slots())
 
     def master_of(self, key: str) -> LocalNode:
-        slot = self._live()[0].client().cluster("keyslot", key)
-        for node, ranges in self._slots().items():
+        slot = self.live()[0].client().cluster("keyslot", key)
+        for node, ranges in self.slots().items():
             if any(low <= slot <= high for low, high in ranges):
                 return node
         raise RuntimeError(f"no live master serves slot {slot}")
 
-    def _live(self) -> list[LocalNode]:
+    def live(self) -> list[LocalNode]:
+        """The nodes whose process runs."""
         return [node for node in self.nodes if node.proc is not None and node.proc.poll() is None]
 
-    def _slots(self) -> dict[LocalNode, list[tuple[int, int]]]:
-        by_port = {node.port: node for node in self._live()}
+    def slots(self) -> dict[LocalNode, list[tuple[int, int]]]:
+        """The slot ranges of each live master, as a live node sees the cluster."""
+        by_port = {node.port: node for node in self.live()}
         seen = next(iter(by_port.values())).client().cluster("nodes")
         found = {}
         for address, info in seen.items():

@@ -773,7 +773,13 @@ class RedisStore(GenerationStore):
         return bool(self.scripts.store(keys=keys, args=[*args, *expected]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
-        # The epoch (recovery, clear_all): one MULTI/EXEC round trip.
+        # The epoch (recovery, clear_all): one MULTI/EXEC round trip, or one SET for one token. A plain command also
+        # lets a cluster client re-read the slot map after a failover; its MULTI/EXEC never does (redis-py 8.1), and
+        # recovery's bump is the only call a process that owes one makes: it would stay down for good.
+        if len(tokens) == 1:
+            [(name, token)] = tokens.items()
+            self.client.set(name, token, px=ttl * 1000 if ttl else None)
+            return
         pipe = self.client.pipeline(transaction=True)
         for name, token in tokens.items():
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
