@@ -248,7 +248,7 @@ def test_a_cluster_that_is_down_at_start_costs_misses_then_recovers_with_an_epoc
         later.stop()
 
 
-def test_a_killed_master_s_replica_takes_over_and_the_epoch_moves(settings, tmp_path):
+def test_a_killed_master_s_replica_takes_over_and_the_epoch_moves_once_the_owed_bump_gets_through(settings, tmp_path):
     # given: an entry on a cluster of our own (the session's is not maimed)
     with LocalCluster(tmp_path, node_timeout_ms=1000) as own:
         settings.CACHES = cluster_caches(own)
@@ -259,13 +259,16 @@ def test_a_killed_master_s_replica_takes_over_and_the_epoch_moves(settings, tmp_
         assert store.store(found.ticket, "before the failover", 60)
         epoch = caches["default"].get(epoch_key())
 
-        # when: the master holding our slot dies, and its replica is promoted
+        # when: the master holding our slot dies, a write's invalidation fails (owed), and the replica is promoted
         own.kill(own.master_of(epoch_key()))
+        store.bump(families=["some"])
+        assert not store.healthy
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not store.lookup("some:key").ticket:
             time.sleep(0.1)
 
-        # then: the promoted replica has another run_id, so the epoch moved; the old entry is not served
+        # then: the owed bump got through (the only call this store makes while it owes one), the promoted replica
+        # has another run_id, so the epoch moved; the old entry is not served
         after = store.lookup("some:key")
         assert after.ticket is not None and not after.hit
         assert caches["default"].get(epoch_key()) != epoch
