@@ -187,7 +187,7 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="runam")
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis Cluster: REDIS_CLUSTER=true with REDIS_URL naming any one node, or REDIS_CLUSTER_NODES=host:port,host:port
 # (where discovery starts; the client learns the rest). docs/scale-out.md says what a cluster gives today.
-REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
+REDIS_CLUSTER_NODES = [node.strip() for node in env.list("REDIS_CLUSTER_NODES", default=[]) if node.strip()]
 REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=bool(REDIS_CLUSTER_NODES))
 if REDIS_CLUSTER and not (REDIS_URL or REDIS_CLUSTER_NODES):
     raise environ.ImproperlyConfigured("REDIS_CLUSTER=true needs REDIS_URL (one node) or REDIS_CLUSTER_NODES")

@@ -72,11 +72,3 @@ class ClusterConnectionFactory(ConnectionFactory):
 
     def disconnect(self, connection: RedisCluster) -> None:
         connection.disconnect_connection_pools()
-
-    @classmethod
-    def forget(cls) -> None:
-        """Close and drop every client (tests that stop a cluster between uses of the same LOCATION)."""
-        with cls._lock:
-            clients, cls._clusters = list(cls._clusters.values()), {}
-        for client in clients:
-            client.close()
