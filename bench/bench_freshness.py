@@ -185,6 +185,8 @@ class Torture:
     watch: Stopwatch
     max_operations: int
     pause: float = 0.01  # mean seconds a writer sleeps between calls
+    # Several app hosts (bench_cluster): thread n sends its requests to hosts[n % len(hosts)]; none: base_url.
+    hosts: list[str] = field(default_factory=list)
     replies: list[tuple[float, Reply, str]] = field(default_factory=list)  # (started, reply, who)
     leaks: list[str] = field(default_factory=list)
     failures: collections.Counter = field(default_factory=collections.Counter)
@@ -198,17 +200,22 @@ class Torture:
 
     # --- running --------------------------------------------------------------------------------------------------
 
+    def url(self, n: int) -> str:
+        return self.hosts[n % len(self.hosts)] if self.hosts else self.base_url
+
     def threads(self) -> list[threading.Thread]:
+        # With several hosts the tokens (minted by base_url) and the admin's session (signed in on one host, saving
+        # through the next) only work if every host shares the secret.
         loops = {
-            "mutation": self.mutation_writer(),
+            "mutation": self.mutation_writer(self.url(0)),
             "save": self.save_writer(),
             "update": self.update_writer(),
-            "admin": self.admin_writer(),
+            "admin": self.admin_writer(self.url(1), login_url=self.url(2)),
             "control": self.control_writer(),
-            "board-1": self.anonymous_reader(0),
-            "board-2": self.anonymous_reader(1),
-            "errand": self.errand_reader(),
-            **{name: self.user_reader(name) for name in PEOPLE},
+            "board-1": self.anonymous_reader(0, self.url(3)),
+            "board-2": self.anonymous_reader(1, self.url(4)),
+            "errand": self.errand_reader(self.url(5)),
+            **{name: self.user_reader(name, self.url(6 + n)) for n, name in enumerate(PEOPLE)},
         }
         return [threading.Thread(target=self.loop, args=(name, step), name=name) for name, step in loops.items()]
 
@@ -255,8 +262,8 @@ class Torture:
 
     # --- writers --------------------------------------------------------------------------------------------------
 
-    def mutation_writer(self):
-        clients = {uid: GraphQLClient(self.base_url, token) for uid, token in self.plan.tokens.items()}
+    def mutation_writer(self, url: str):
+        clients = {uid: GraphQLClient(url, token) for uid, token in self.plan.tokens.items()}
         errands, users = self.plan.targets["mutation"], list(self.plan.users.values())
 
         def step(n: int) -> None:
@@ -313,10 +320,10 @@ class Torture:
 
         return step
 
-    def admin_writer(self):
-        session = admin_session(self.base_url)
+    def admin_writer(self, base_url: str, *, login_url: str):
+        session = admin_session(login_url)
         errands = self.plan.targets["admin"]
-        url = f"{self.base_url}/admin/errands/errand/{{}}/change/"
+        url = f"{base_url}/admin/errands/errand/{{}}/change/"
         forms = {pk: AdminForm(session.get(url.format(pk), timeout=30).text).fields for pk in errands}
 
         def step(n: int) -> None:
@@ -397,16 +404,16 @@ class Torture:
             counts["hits"] += cache.get("operation") == "HIT"
             counts["ideal"] += previous is not None and previous[0] == answer and reply.started - previous[1] <= ttl
 
-    def anonymous_reader(self, offset: int):
-        client = GraphQLClient(self.base_url)
+    def anonymous_reader(self, offset: int, url: str):
+        client = GraphQLClient(url)
 
         def step(n: int) -> None:
             self.read(client, BANKS if (n + offset) % 5 == 4 else BOARD, None, "anonymous")
 
         return step
 
-    def errand_reader(self):
-        client = GraphQLClient(self.base_url)
+    def errand_reader(self, url: str):
+        client = GraphQLClient(url)
         owned = [pk for pks in self.plan.targets.values() for pk in pks]
 
         def step(n: int) -> None:
@@ -415,9 +422,9 @@ class Torture:
 
         return step
 
-    def user_reader(self, name: str):
+    def user_reader(self, name: str, url: str):
         uid = self.plan.users[name]
-        client = GraphQLClient(self.base_url, self.plan.tokens[uid])
+        client = GraphQLClient(url, self.plan.tokens[uid])
         queries = (ME, MY_ERRANDS, MY_ESCROWS)
 
         def step(n: int) -> None:

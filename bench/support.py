@@ -109,6 +109,151 @@ class RedisServer:
         self.stop()
 
 
+@dataclass(eq=False)
+class LocalNode:
+    """One redis-server of a LocalCluster."""
+
+    port: int
+    bus_port: int
+    workdir: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=10)
+
+
+class LocalCluster:
+    """A Redis Cluster of our own: `masters` masters with `replicas` replicas each, every node on two free loopback
+    ports (its own and its cluster bus: `cluster-port`, so no port needs room above it), in a temp dir, no
+    persistence. The tests' cluster fixture and bench_cluster both start it; kill() is a master's crash."""
+
+    def __init__(self, workdir: Path, *, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 3000) -> None:
+        self.workdir = workdir
+        self.masters_count = masters
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        ports = _free_ports(2 * masters * (1 + replicas))
+        self.nodes = [
+            LocalNode(ports[2 * n], ports[2 * n + 1], workdir / f"node-{ports[2 * n]}")
+            for n in range(masters * (1 + replicas))
+        ]
+
+    @property
+    def addresses(self) -> list[str]:
+        return [node.address for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """One node, as REDIS_URL names it when REDIS_CLUSTER=true."""
+        return f"redis://{self.nodes[0].address}/0"
+
+    def start(self) -> LocalCluster:
+        for node in self.nodes:
+            node.workdir.mkdir(parents=True, exist_ok=True)
+            cmd = ["redis-server", "--port", str(node.port), "--bind", "127.0.0.1", "--dir", str(node.workdir)]
+            cmd += ["--cluster-enabled", "yes", "--cluster-port", str(node.bus_port)]
+            cmd += ["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(self.node_timeout_ms)]
+            cmd += ["--save", "", "--appendonly", "no", "--logfile", "redis.log"]
+            node.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for node in self.nodes:
+                wait_until(node.client().ping, 10, f"redis-server on port {node.port}")
+            create = ["redis-cli", "--cluster", "create", *self.addresses]
+            create += ["--cluster-replicas", str(self.replicas), "--cluster-yes"]
+            done = subprocess.run(create, capture_output=True, text=True, timeout=60, check=False)
+            if done.returncode:
+                raise RuntimeError(f"redis-cli --cluster create failed:\n{done.stdout[-2000:]}\n{done.stderr}")
+            wait_until(self.ready, 30, "the cluster to cover every slot with its replicas in sync", interval=0.1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def ready(self) -> bool:
+        """Every live node sees state ok, and each master has its replicas, in sync."""
+        live = self.live()
+        if any(node.client().cluster("info")["cluster_state"] != "ok" for node in live):
+            return False
+        masters = self.masters()
+        return len(masters) == self.masters_count and all(
+            int(node.client().info("replication").get("connected_slaves", 0)) >= self.replicas for node in masters
+        ) and all(
+            node.client().info("replication").get("master_link_status") == "up"
+            for node in live
+            if node not in masters
+        )  # fmt: skip
+
+    def masters(self) -> list[LocalNode]:
+        """The live masters that serve slots, as a live node sees the cluster."""
+        return list(self.slots())
+
+    def master_of(self, key: str) -> LocalNode:
+        slot = self.live()[0].client().cluster("keyslot", key)
+        for node, ranges in self.slots().items():
+            if any(low <= slot <= high for low, high in ranges):
+                return node
+        raise RuntimeError(f"no live master serves slot {slot}")
+
+    def live(self) -> list[LocalNode]:
+        """The nodes whose process runs."""
+        return [node for node in self.nodes if node.proc is not None and node.proc.poll() is None]
+
+    def slots(self) -> dict[LocalNode, list[tuple[int, int]]]:
+        """The slot ranges of each live master, as a live node sees the cluster."""
+        by_port = {node.port: node for node in self.live()}
+        seen = next(iter(by_port.values())).client().cluster("nodes")
+        found = {}
+        for address, info in seen.items():
+            port = int(address.split("@")[0].rsplit(":", 1)[1])
+            if "master" in info["flags"] and "fail" not in info["flags"] and info["slots"] and port in by_port:
+                found[by_port[port]] = [(int(low), int(high)) for low, high in info["slots"]]
+        return found
+
+    def kill(self, node: LocalNode) -> None:
+        """SIGKILL: a crash, nothing saved, no goodbye to the cluster."""
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.kill()
+            node.proc.wait(timeout=30)
+
+    def flush(self) -> None:
+        for node in self.masters():
+            node.client().flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.terminate()
+        for node in self.nodes:
+            if node.proc is not None:
+                try:
+                    node.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    node.proc.kill()
+                    node.proc.wait()
+            node.proc = None
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports, all held open until every one is chosen (so no two are the same)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        return ports
+
+
 # --- database -----------------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from django.core.checks import Error, Warning, register
 def check_shared_cache(app_configs, **kwargs):
     # Local memory reaches the processes of one machine only (through the journal file): a second machine serving
     # the same database would never hear of the first one's writes.
-    if settings.REDIS_URL:
+    if settings.REDIS_URL or settings.REDIS_CLUSTER_NODES:
         return []
     if settings.DJANGO_ENV == "production":
         if settings.CACHE_ALLOW_LOCMEM_IN_PRODUCTION:

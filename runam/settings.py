@@ -185,6 +185,15 @@ CACHE_ENABLED = env.bool("CACHE_ENABLED", default=True)
 CACHE_DEFAULT_TIMEOUT = env.int("CACHE_DEFAULT_TIMEOUT", default=300)
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="runam")
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis Cluster: REDIS_CLUSTER=true with REDIS_URL naming any one node, or REDIS_CLUSTER_NODES=host:port,host:port
+# (where discovery starts; the client learns the rest). docs/scale-out.md says what a cluster gives today.
+REDIS_CLUSTER_NODES = [node.strip() for node in env.list("REDIS_CLUSTER_NODES", default=[]) if node.strip()]
+REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=bool(REDIS_CLUSTER_NODES))
+if REDIS_CLUSTER and not (REDIS_URL or REDIS_CLUSTER_NODES):
+    raise environ.ImproperlyConfigured("REDIS_CLUSTER=true needs REDIS_URL (one node) or REDIS_CLUSTER_NODES")
+if REDIS_CLUSTER and (not CACHE_KEY_PREFIX or set(CACHE_KEY_PREFIX) & set("{}")):
+    # On a cluster the prefix becomes the hash tag `{prefix}` of every key (core/cache/conf.py, key_prefix).
+    raise environ.ImproperlyConfigured("CACHE_KEY_PREFIX must be non-empty and without { or } on a Redis Cluster")
 # Seconds a family generation / write clock lives; losing one costs a miss, never a stale read.
 CACHE_GENERATION_TTL = env.int("CACHE_GENERATION_TTL", default=7 * 24 * 3600)
 # Seconds concurrent misses on one key wait for the first caller's value before computing it themselves.
@@ -222,7 +231,7 @@ _CACHE_COMMON = {
     "TIMEOUT": CACHE_DEFAULT_TIMEOUT,
     "KEY_FUNCTION": "core.cache.keys.backend_key",
 }
-if REDIS_URL:
+if REDIS_URL or REDIS_CLUSTER:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -230,7 +239,8 @@ if REDIS_URL:
         "default": {
             **_CACHE_COMMON,
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            # One URL even for a cluster: django-redis reads a comma-separated LOCATION as a master and its replicas.
+            "LOCATION": REDIS_URL or f"redis://{REDIS_CLUSTER_NODES[0]}",
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 # JSON text, never pickle, on the read path of data coming from Redis.
@@ -245,6 +255,9 @@ if REDIS_URL:
             },
         }
     }
+    if REDIS_CLUSTER:
+        CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] = "core.cache.cluster.ClusterConnectionFactory"
+        CACHES["default"]["OPTIONS"]["CLUSTER_NODES"] = REDIS_CLUSTER_NODES
 else:
     CACHES = {
         "default": {

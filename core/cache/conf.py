@@ -22,7 +22,25 @@ def cache_enabled() -> bool:
     return bool(getattr(settings, "CACHE_ENABLED", True))
 
 
+CLUSTER_FACTORY = "core.cache.cluster.ClusterConnectionFactory"
+
+
+def on_cluster() -> bool:
+    """The default cache is django-redis on a Redis Cluster (core/cache/cluster.py)."""
+    return settings.CACHES["default"].get("OPTIONS", {}).get("CONNECTION_FACTORY") == CLUSTER_FACTORY
+
+
 def key_prefix() -> str:
+    """The head of every key. On a cluster it is a hash tag, `{runam}`: every key then hashes to one slot, which the
+    scripts need (each reads several keys, and a script's keys must share a slot). keys.py percent-encodes `{` and
+    `}` everywhere else, so no other tag can appear. One slot is one master: a failover moves the whole cache to its
+    replica, but the load is not spread over the masters (docs/scale-out.md)."""
+    prefix = configured_key_prefix()
+    return f"{{{prefix}}}" if on_cluster() else prefix
+
+
+def configured_key_prefix() -> str:
+    """CACHE_KEY_PREFIX as set, without the hash tag's braces a cluster adds."""
     return getattr(settings, "CACHE_KEY_PREFIX", "runam")
 
 

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
-from core.cache.conf import key_prefix
+from core.cache.conf import configured_key_prefix, key_prefix
 
 MAX_KEY_LENGTH = 250
 # The write clock of invalidations that name no model (CacheManager.invalidate, clear_cache): guarded fills watch it.
@@ -162,13 +162,17 @@ def get_cache_key(*parts: Any) -> str:
 
 
 def strip_prefix(key: str) -> str:
-    head = key_prefix() + ":"
-    return key[len(head) :] if key.startswith(head) else key
+    # On a cluster keys carry the prefix as a hash tag (`{runam}:`); a caller who writes it as configured (`runam:`)
+    # still names our key, as on a single Redis.
+    for head in (key_prefix() + ":", configured_key_prefix() + ":"):
+        if key.startswith(head):
+            return key[len(head) :]
+    return key
 
 
 def with_prefix(key: str) -> str:
     head = key_prefix() + ":"
-    return key if key.startswith(head) else head + key
+    return key if key.startswith(head) else head + strip_prefix(key)
 
 
 def family_of(key: str) -> str:

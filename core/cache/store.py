@@ -15,13 +15,14 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.signals import setting_changed
 from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError, ResponseError
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from core.cache import conf
@@ -57,7 +58,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What a backend raises when it is down or slow; anything else is a bug and is logged with its traceback.
-BACKEND_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+# RedisClusterException is no RedisError: redis-py's cluster client raises it (and its subclasses
+# SlotNotCoveredError, CrossSlotTransactionError) when no node answers or no node serves a slot.
+BACKEND_ERRORS = (RedisError, RedisClusterException, ConnectionInterrupted, OSError)
 TIMEOUTS = (RedisTimeout, TimeoutError)
 # What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
 FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
@@ -849,6 +852,13 @@ class LocMemStore(GenerationStore):
         return sum(1 for _ in self._keys(scoped_glob("*"))), None
 
 
+class _Scripts(NamedTuple):
+    lookup: Any
+    store: Any
+    write: Any
+    release: Any
+
+
 class RedisStore(GenerationStore):
     """django-redis: the raw redis-py client for scripts and pipelines, one round trip per operation."""
 
@@ -858,27 +868,57 @@ class RedisStore(GenerationStore):
 
     def __init__(self, cache: Any) -> None:
         super().__init__(cache)
-        self.client = cache.client.get_client(write=True)
+        self._connection: tuple[Any, _Scripts] | None = None
+        self._connect_lock = threading.Lock()
         self._headers = _Headers(conf.headers_remembered())
+
+    @property
+    def client(self) -> Any:
+        """django-redis's raw client (redis-py's RedisCluster on a cluster)."""
+        return self._connected()[0]
+
+    @property
+    def scripts(self) -> _Scripts:
+        return self._connected()[1]
+
+    def _connected(self) -> tuple[Any, _Scripts]:
+        # Taken at the first call, not when the store is built: a cluster client connects as it is built, so a
+        # cluster that is down when the process starts raises inside a call, which fails open (a miss; an owed
+        # invalidation), instead of out of get_store(). Nothing is kept until it succeeds: the next call tries again.
+        if self._connection is None:
+            with self._connect_lock:
+                if self._connection is None:
+                    client = self.cache.client.get_client(write=True)
+                    self._connection = (client, self._register(client))
+        return self._connection
+
+    def _register(self, client: Any) -> _Scripts:
         # register_script keeps the SHA and sends EVALSHA; the source goes over the wire only after NOSCRIPT.
         # A script with flags (the shebang) is refused before it starts when Redis is out of memory, never half-way
         # through; an invalidation may run even then (allow-oom): it must not be lost for want of memory.
         clock = (self._SCRIPTS / "clock.lua").read_text()  # helpers the scripts that touch write clocks share
-        self._lookup_script = self._register("#!lua\n" + clock + (self._SCRIPTS / "lookup.lua").read_text())
-        self._store_script = self._register("#!lua\n" + clock + (self._SCRIPTS / "store.lua").read_text())
-        self._write_script = self._register(
-            "#!lua flags=allow-oom\n" + clock + (self._SCRIPTS / "write.lua").read_text()
+        return _Scripts(
+            lookup=client.register_script("#!lua\n" + clock + (self._SCRIPTS / "lookup.lua").read_text()),
+            store=client.register_script("#!lua\n" + clock + (self._SCRIPTS / "store.lua").read_text()),
+            write=client.register_script("#!lua flags=allow-oom\n" + clock + (self._SCRIPTS / "write.lua").read_text()),
+            release=client.register_script((self._SCRIPTS / "release.lua").read_text()),
         )
-        self._release_script = self.client.register_script((self._SCRIPTS / "release.lua").read_text())
 
-    def _register(self, source: str) -> Any:
-        return self.client.register_script(source)
+    def _home(self) -> dict[str, Any]:
+        """Where a command about the server (INFO, SLOWLOG) must go: on a cluster, the master that serves our hash
+        tag, which holds every key of ours (a RedisCluster sends such commands to an arbitrary default node); a single
+        Redis needs no target."""
+        if isinstance(self.client, RedisCluster):
+            return {"target_nodes": self.client.get_node_from_key(epoch_key())}
+        return {}
 
     def _check_server(self) -> None:
         """A Redis that restarted from a snapshot brings back entries whose invalidation may have been lost by a
         process that has since exited (nobody owes the epoch bump any more). Its run_id changes on every start:
-        when it differs from the one recorded by the last process that checked, bump the epoch."""
-        run_id = self.client.info("server").get("run_id", "")
+        when it differs from the one recorded by the last process that checked, bump the epoch. On a cluster this is
+        the run_id of the master serving our slot: a replica that a failover promoted has its own, so the epoch moves
+        then too (the old master may have acknowledged bumps it never passed on)."""
+        run_id = self.client.info("server", **self._home()).get("run_id", "")
         seen = _text(self.client.get(runid_key()))
         if seen != run_id:
             pipe = self.client.pipeline(transaction=True)
@@ -894,7 +934,7 @@ class RedisStore(GenerationStore):
             return Lookup(hit=True, payload=payload, ticket=None)
         pending_ms = int(conf.write_pending_ttl() * 1000)
         args = [len(gens), new_token(), conf.FILL_WINDOW * 1000, pending_ms]
-        data = self._lookup_script(keys=[*gens, *clocks], args=args)
+        data = self.scripts.lookup(keys=[*gens, *clocks], args=args)
         values = dict(zip([*gens, *clocks], (_text(value) for value in data), strict=True))
         return self._ticket(key, gens, clocks, values)
 
@@ -907,14 +947,24 @@ class RedisStore(GenerationStore):
         known = self._headers.get(key) or gens
         pipe = self.client.pipeline(transaction=False)
         pipe.get(key)
-        pipe.mget(known)
-        raw, tokens = pipe.execute()
+        if isinstance(self.client, RedisCluster):
+            for name in known:  # a cluster pipeline refuses MGET; its GETs (one slot) still go in one round trip
+                pipe.get(name)
+            raw, *tokens = pipe.execute()
+        else:
+            pipe.mget(known)
+            raw, tokens = pipe.execute()
         if raw is None or (parsed := parse_entry(_text(raw) or "")) is None:
             return None
         deps, payload = parsed
         current = dict(zip(known, (_text(token) for token in tokens), strict=True))
         if unread := [name for name in deps if name not in current]:
-            current.update(zip(unread, (_text(token) for token in self.client.mget(unread)), strict=True))
+            found = (
+                self.client.mget_nonatomic(unread)
+                if isinstance(self.client, RedisCluster)
+                else self.client.mget(unread)
+            )
+            current.update(zip(unread, (_text(token) for token in found), strict=True))
         self._headers.put(key, list(deps))
         return payload if self._valid(deps, current) else None
 
@@ -934,10 +984,16 @@ class RedisStore(GenerationStore):
         families = shown if guards else []
         args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), len(tags), TAG_PRUNE_AT]
         args += [pending_ms, len(families)]
-        return bool(self._store_script(keys=keys, args=[*args, *expected, *families]))
+        return bool(self.scripts.store(keys=keys, args=[*args, *expected, *families]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
-        # The epoch (recovery, clear_all): one MULTI/EXEC round trip.
+        # The epoch (recovery, clear_all): one MULTI/EXEC round trip, or one SET for one token. A plain command also
+        # lets a cluster client re-read the slot map after a failover; its MULTI/EXEC never does (redis-py 8.1), and
+        # recovery's bump is the only call a process that owes one makes: it would stay down for good.
+        if len(tokens) == 1:
+            [(name, token)] = tokens.items()
+            self.client.set(name, token, px=ttl * 1000 if ttl else None)
+            return
         pipe = self.client.pipeline(transaction=True)
         for name, token in tokens.items():
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
@@ -951,7 +1007,7 @@ class RedisStore(GenerationStore):
         args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, len(clocks), len(gens), len(moves.tags)]
         args += ["0" if moves.rows is not None else "1", len(rows), *moves.tokens.values(), *moves.fallback.values()]
         keys = [*clocks, *map(stamps_key_of, clocks), *gens, *moves.tags, *moves.fallback]
-        self._write_script(keys=keys, args=[*args, *rows])
+        self.scripts.write(keys=keys, args=[*args, *rows])
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)
@@ -972,19 +1028,22 @@ class RedisStore(GenerationStore):
         return bool(self.client.set(name, token, nx=True, px=max(ttl_ms, 1)))
 
     def _release(self, name: str, token: str) -> None:
-        self._release_script(keys=[name], args=[token])
+        self.scripts.release(keys=[name], args=[token])
 
     def _info(self) -> tuple[int | None, int | None]:
-        memory = int(self.client.info("memory").get("used_memory", 0))
+        memory = int(self.client.info("memory", **self._home()).get("used_memory", 0))
         return sum(1 for _ in self._keys(scoped_glob("*"))), memory
 
     def slowlog(self, count: int = 5) -> dict[str, Any] | None:
         def read() -> dict[str, Any]:
             try:
-                pipe = self.client.pipeline(transaction=False)
-                pipe.slowlog_len()
-                pipe.slowlog_get(count)
-                length, entries = pipe.execute()
+                if home := self._home():  # a cluster pipeline refuses SLOWLOG: two calls to the node
+                    length, entries = self.client.slowlog_len(**home), self.client.slowlog_get(count, **home)
+                else:
+                    pipe = self.client.pipeline(transaction=False)
+                    pipe.slowlog_len()
+                    pipe.slowlog_get(count)
+                    length, entries = pipe.execute()
             except ResponseError as exc:  # a managed Redis may refuse SLOWLOG: that is no outage
                 return {"length": None, "entries": [], "error": str(exc)}
             rows = [

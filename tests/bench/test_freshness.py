@@ -1,5 +1,9 @@
 """Freshness torture, CI size: ~1,000 operations through every write path; no stale read, no cross-user leak."""
 
+import requests
+
+from bench.bench_freshness import admin_saved
+
 
 def test_a_torture_of_a_thousand_operations_reads_nothing_stale_and_leaks_nothing(run_bench):
     # when
@@ -17,3 +21,18 @@ def test_a_torture_of_a_thousand_operations_reads_nothing_stale_and_leaks_nothin
         assert sum(phase["writes"].get(path, 0) for phase in phases.values()) > 0, path
     # The checker sees staleness where there is some: raw SQL invalidates nothing.
     assert total("control_stale") > 0
+
+
+def test_an_admin_post_counts_as_a_write_only_when_it_redirects_elsewhere_than_the_login_page():
+    # given
+    def answer(status: int, location: str = "") -> requests.Response:
+        response = requests.Response()
+        response.status_code = status
+        if location:
+            response.headers["Location"] = location
+        return response
+
+    # then: a lost or foreign session (another host's secret) redirects to the login page: no write happened
+    assert admin_saved(answer(302, "/admin/errands/errand/"))
+    assert not admin_saved(answer(302, "/admin/login/?next=/admin/errands/errand/7/change/"))
+    assert not admin_saved(answer(200))  # the form again, with its errors

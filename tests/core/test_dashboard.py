@@ -8,9 +8,11 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from core.cache.conf import key_prefix
 from core.cache.store import get_store
 from core.factories import AdminUserFactory, ErrandFactory, StaffUserFactory, UserFactory
 from tests.fixtures.api import ApiClient, get_graphql_content
+from tests.fixtures.cache import store_backend
 
 # Transactional: inside a test transaction that has written, the cache is (rightly) neither read nor filled.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -196,7 +198,7 @@ def test_policies_show_ttl_scope_counters_ratio_and_keys(cache_backend, cache_ad
     assert "no lookups yet" in row_html(page, "roles")
     assert page.context["overall"].hits == 2
     assert page.context["overall"].misses == 4
-    assert page.context["backend"]["backend"] == cache_backend
+    assert page.context["backend"]["backend"] == store_backend(cache_backend)
     assert b"\xe2\x97\x8f Healthy" in page.content
 
 
@@ -250,7 +252,7 @@ def test_clearing_a_family_previews_then_removes_and_records_the_admin(cache_bac
     assert store.count("errand:*") == 0
     assert store.count("roles:*") == roles_before == 1
     assert row(page, "errand")["keys"] == 0
-    message = f"Removed 2 keys matching “errand:*” ({cache_backend})."
+    message = f"Removed 2 keys matching “errand:*” ({store_backend(cache_backend)})."
     assert message in page.content.decode()
     entry = LogEntry.objects.get()
     assert (entry.user, entry.action_flag, entry.change_message) == (
@@ -279,7 +281,10 @@ def test_clearing_a_glob_scans_only_what_matches(cache_backend, cache_admin, api
     assert preview.context["count"] == 3
     assert get_store().count("errand:*") == 0
     assert get_store().count("roles:*") == 1
-    assert LogEntry.objects.get().change_message == f"Removed 3 keys matching “[e]rrand:*” ({cache_backend})."
+    assert (
+        LogEntry.objects.get().change_message
+        == f"Removed 3 keys matching “[e]rrand:*” ({store_backend(cache_backend)})."
+    )
 
 
 @pytest.mark.parametrize(
@@ -324,7 +329,7 @@ def test_clear_all_asks_for_confirmation_first(cache_backend, cache_admin, api_c
     assert "Yes, clear everything" in asked.content.decode()
     assert kept == keys_before == 4
     assert store.count("*") == 0
-    assert "under the prefix “runam:”" in LogEntry.objects.get().change_message
+    assert f"under the prefix “{key_prefix()}:”" in LogEntry.objects.get().change_message
 
 
 def test_clearing_needs_the_csrf_token():
@@ -360,7 +365,7 @@ def test_failed_calls_and_the_slowlog_are_shown(restartable_redis, cache_admin, 
     admin.config_set("slowlog-log-slower-than", 0)  # log every command
     load_errands(api_client, [ErrandFactory()])
     admin.client_pause(30_000, all=False)  # WRITE: scripts wait, CLIENT UNPAUSE does not
-    get_store().lookup("runam:roles")
+    get_store().lookup("roles")
     admin.client_unpause()
 
     # when

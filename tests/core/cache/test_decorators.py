@@ -9,6 +9,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from core.cache import CacheManager, cache_result, cacheable, invalidate_cache
+from core.cache.conf import key_prefix
 from core.cache.invalidation import mark_dirty
 from core.factories import ErrandFactory
 from errands.models import Errand
@@ -64,7 +65,7 @@ def test_cache_result_with_key_prefix_uses_the_seed_key_and_invalidates():
     get_user_profile(5)
 
     # then
-    assert get_user_profile.key(5) == "runam:user_profile:5"
+    assert get_user_profile.key(5) == f"{key_prefix()}:user_profile:5"
     assert counter.calls == 2
 
 
@@ -97,8 +98,8 @@ def test_cacheable_fills_dotted_names_and_applies_defaults():
 
     # then
     assert counter.calls == 1
-    assert my_errands.key(viewer) == "runam:user_errands:42:OPEN"
-    assert my_errands.key(viewer, "DONE") == "runam:user_errands:42:DONE"
+    assert my_errands.key(viewer) == f"{key_prefix()}:user_errands:42:OPEN"
+    assert my_errands.key(viewer, "DONE") == f"{key_prefix()}:user_errands:42:DONE"
 
 
 def test_hash_params_ignore_dict_order():
@@ -113,7 +114,7 @@ def test_hash_params_ignore_dict_order():
     errand_list({"max_budget": 5001, "status": "OPEN"})
 
     assert counter.calls == 2
-    assert errand_list.key({"a": 1}).startswith("runam:errand_list:~")
+    assert errand_list.key({"a": 1}).startswith(f"{key_prefix()}:errand_list:~")
 
 
 def test_a_cached_none_is_served_and_exceptions_are_not_cached():
@@ -177,11 +178,11 @@ def test_debug_logs_the_key_story(caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cache debug")]
     assert any("function" in line and "banks" in line for line in lines)
     assert "cache debug: key template banks_list:{{country}}" in lines
-    assert "cache debug: resolved key runam:banks_list:NG" in lines
+    assert f"cache debug: resolved key {key_prefix()}:banks_list:NG" in lines
     assert "cache debug: context {'country': 'NG'}" in lines
-    assert "cache debug: MISS runam:banks_list:NG" in lines
-    assert "cache debug: stored runam:banks_list:NG (TTL 86400s)" in lines
-    assert "cache debug: HIT runam:banks_list:NG" in lines
+    assert f"cache debug: MISS {key_prefix()}:banks_list:NG" in lines
+    assert f"cache debug: stored {key_prefix()}:banks_list:NG (TTL 86400s)" in lines
+    assert f"cache debug: HIT {key_prefix()}:banks_list:NG" in lines
 
 
 def test_no_debug_lines_without_debug(caplog):
@@ -381,7 +382,7 @@ def test_invalidate_cache_key_and_invalidate_do_not_call_the_function():
         calls.append(1)
 
     errand_list("OPEN")
-    assert update_errand.key("OPEN", user_id=5) == ["runam:errand_list:OPEN", "runam:user:5:*"]
+    assert update_errand.key("OPEN", user_id=5) == [f"{key_prefix()}:errand_list:OPEN", f"{key_prefix()}:user:5:*"]
     update_errand.invalidate("OPEN", user_id=5)
     errand_list("OPEN")
 

@@ -17,6 +17,7 @@ from core.cache import (
     get_cached_user_data,
     invalidate_user_cache,
 )
+from core.cache.conf import key_prefix
 from core.cache.store import get_store
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
@@ -54,8 +55,8 @@ def test_every_public_name_is_importable_from_both_paths():
 
 
 def test_get_cache_key_joins_escaped_parts():
-    assert get_cache_key("user", 42, "data") == "runam:user:42:data"
-    assert get_cache_key("user", "4:*") == "runam:user:4%3A%2A"
+    assert get_cache_key("user", 42, "data") == f"{key_prefix()}:user:42:data"
+    assert get_cache_key("user", "4:*") == f"{key_prefix()}:user:4%3A%2A"
 
 
 def test_user_data_round_trips_rich_types():

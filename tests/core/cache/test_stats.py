@@ -12,7 +12,7 @@ import redis
 from core.cache import stats
 from core.cache.keys import stats_key
 from core.cache.store import get_store
-from tests.fixtures.cache import locmem_caches
+from tests.fixtures.cache import locmem_caches, store_backend
 
 
 def test_snapshot_per_family_and_overall(cache_backend):
@@ -32,7 +32,7 @@ def test_snapshot_per_family_and_overall(cache_backend):
         "user": {"hits": 3, "misses": 1, "sets": 0, "invalidations": 0, "hit_rate": 0.75},
     }
     assert snapshot["overall"] == {"hits": 3, "misses": 2, "sets": 1, "invalidations": 2, "hit_rate": 0.6}
-    assert snapshot["backend"]["backend"] == cache_backend
+    assert snapshot["backend"]["backend"] == store_backend(cache_backend)
 
 
 def test_unknown_event_is_refused():
@@ -51,7 +51,7 @@ def test_reset_zeroes_the_counters(cache_backend):
 
 def test_recording_costs_no_round_trip_and_a_flush_costs_one(redis_cache, redis_round_trips):
     # given
-    get_store().lookup("runam:warm:up")
+    get_store().lookup("warm:up")
     redis_round_trips.reset()
 
     # when

@@ -17,7 +17,7 @@ from errands.models import Errand
 from escrows.models import Escrow
 from tests.fixtures.api import get_graphql_content
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend"), pytest.mark.cluster]
 
 BOARD_QUERY = "{ errands(first: 50) { id title status createdBy { username } runner { username } } }"
 BOARD_WITH_TYPENAME_QUERY = "{ __typename errands(first: 50) { id title createdBy { username } } }"

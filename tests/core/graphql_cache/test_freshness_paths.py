@@ -10,7 +10,7 @@ from errands.models import Errand, ErrandStatus
 from tests.core.graphql_cache.oracle import post, uncached
 from tests.fixtures.api import ApiClient
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend"), pytest.mark.cluster]
 
 MY_ESCROWS_DEEP = "{ myEscrows { id status errand { title status createdBy { username } runner { username } } } }"
 BOARD_BY_STATUS = "query B($s: ErrandStatus, $o: Int) { errands(status: $s, first: 1, offset: $o) { id title } }"

@@ -1,0 +1,30 @@
+"""Several hosts on a Redis Cluster, CI size: three gunicorn hosts, a few hundred operations of the freshness torture
+spread over them, the master holding the cache's slot killed half-way; nothing stale. The negative control (local
+memory per host) must read stale data, or the run proves nothing."""
+
+
+def test_three_hosts_on_a_cluster_read_nothing_stale_across_a_master_s_failover(run_bench):
+    # when
+    results = run_bench("bench_cluster", "--operations", "400", "--seconds", "150", "--errands", "60")
+
+    # then
+    assert results["operations"] >= 400
+    assert results["stale"] == 0, [w["stale_examples"] for w in results["windows"].values()]
+    assert results["leaks"] == 0, results["leak_examples"]
+    assert results["server_errors"] == results["no_answer"] == 0
+    assert results["failover"]["promoted_port"] not in (None, results["failover"]["killed_port"])
+    assert results["hit_rate"] > 0
+    for path in ("mutation", "save", "update", "admin"):
+        assert results["writes"].get(path, 0) > 0, path
+    assert results["control_stale"] > 0
+
+
+def test_the_negative_control_local_memory_per_host_reads_stale_data(run_bench):
+    # when
+    results = run_bench(
+        "bench_cluster", "--negative-control", "--operations", "300", "--seconds", "120", "--errands", "60"
+    )
+
+    # then
+    assert results["stale"] > 0
+    assert results["control_stale"] > 0

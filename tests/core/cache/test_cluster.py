@@ -1,0 +1,274 @@
+"""Redis Cluster: configured from the environment, every key of ours in one slot, fail-open on the cluster's own
+errors and on a cluster that is down at start, server commands sent to the master that holds our keys.
+
+The cluster (3 masters, 3 replicas) is started by the test run on free loopback ports (tests/fixtures/cache.py).
+"""
+
+import json
+import sys
+import time
+
+import pytest
+from django.core.cache import caches
+from redis.exceptions import CrossSlotTransactionError, RedisClusterException
+
+from bench.support import LocalCluster
+from core.cache import stats
+from core.cache.conf import key_prefix
+from core.cache.keys import epoch_key, get_cache_key, make_key, runid_key
+from core.cache.store import DOWN, get_store, reset_store
+from core.factories import ErrandFactory
+from tests.fixtures.api import get_graphql_content
+from tests.fixtures.cache import cluster_caches
+from tests.fixtures.processes import A_SECRET_KEY, clean_env, manage, run
+
+BOARD_QUERY = "{ errands(first: 5) { id title createdBy { id username } } }"
+UPDATE_ERRAND_MUTATION = (
+    "mutation($id: ID!, $title: String!) { updateErrand(id: $id, input: {title: $title}) { errors { code } } }"
+)
+CACHES_OF = (
+    "import json; from django.conf import settings; o = settings.CACHES['default'];"
+    "print(json.dumps([o['LOCATION'], o['OPTIONS'].get('CONNECTION_FACTORY'), o['OPTIONS'].get('CLUSTER_NODES')]))"
+)
+
+
+def caches_in(env: dict[str, str]) -> list:
+    done = run([sys.executable, "-c", CACHES_OF], {**env, "DJANGO_SETTINGS_MODULE": "runam.settings"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def keys_by_slot(cluster: LocalCluster) -> dict[int, set[str]]:
+    """Every key on every master, by slot."""
+    found: dict[int, set[str]] = {}
+    for node in cluster.masters():
+        client = node.client()
+        for name in client.scan_iter(count=1000):
+            found.setdefault(client.cluster("keyslot", name), set()).add(name.decode())
+    return found
+
+
+# --- configuration ----------------------------------------------------------------------------------------------
+
+
+def test_redis_cluster_with_one_node_in_redis_url_plugs_redis_py_s_cluster_client_into_django_redis():
+    # when
+    location, factory, nodes = caches_in(clean_env(REDIS_CLUSTER="true", REDIS_URL="redis://10.0.0.7:7000/0"))
+
+    # then
+    assert (location, factory, nodes) == ("redis://10.0.0.7:7000/0", "core.cache.cluster.ClusterConnectionFactory", [])
+
+
+def test_redis_cluster_nodes_alone_configure_the_cluster():
+    # when
+    seen = caches_in(clean_env(REDIS_CLUSTER_NODES="10.0.0.7:7000,10.0.0.8:7000"))
+
+    # then: one LOCATION (django-redis reads a comma-separated one as a master and its read replicas)
+    assert seen == [
+        "redis://10.0.0.7:7000",
+        "core.cache.cluster.ClusterConnectionFactory",
+        ["10.0.0.7:7000", "10.0.0.8:7000"],
+    ]
+
+
+def test_production_on_cluster_nodes_is_a_shared_cache_for_the_deploy_check():
+    # given
+    env = clean_env(
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY=A_SECRET_KEY,
+        DJANGO_ALLOW_SQLITE_IN_PRODUCTION="true",
+        REDIS_CLUSTER_NODES="10.0.0.7:7000",
+    )
+
+    # when (the check only reads settings: nothing connects)
+    done = manage("check", "--deploy", env=env)
+
+    # then
+    assert "runam.E002" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"REDIS_CLUSTER": "true"},
+        {"REDIS_CLUSTER_NODES": "10.0.0.7:7000", "CACHE_KEY_PREFIX": "{runam}"},
+        {"REDIS_CLUSTER_NODES": "10.0.0.7:7000", "CACHE_KEY_PREFIX": "a}b"},
+    ],
+)
+def test_a_cluster_without_a_node_or_with_braces_in_the_prefix_is_refused_at_start(variables):
+    # when
+    done = manage("check", env=clean_env(**variables))
+
+    # then
+    assert done.returncode == 1
+    assert "REDIS_CLUSTER" in done.stderr or "CACHE_KEY_PREFIX" in done.stderr
+
+
+# --- one slot ---------------------------------------------------------------------------------------------------
+
+
+def test_on_a_cluster_the_prefix_is_a_hash_tag_and_values_cannot_add_another(settings, cluster):
+    # given
+    settings.CACHES = cluster_caches(cluster)
+
+    # when
+    keys = [
+        make_key("errand:{{id}}", {"id": "{x}"}),
+        make_key("a{b}:{{v}}", {"v": "}{"}),
+        get_cache_key("{user}", "}"),
+        make_key("long:{{v}}", {"v": "{" * 300}),
+    ]
+
+    # then: the only braces are the prefix's, so every key hashes by the tag alone
+    assert key_prefix() == "{runam}"
+    for key in keys:
+        assert key.startswith("{runam}:")
+        assert "{" not in key[1:] and "}" not in key[len("{runam}") :], key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_key_the_cache_writes_sits_in_the_slot_of_its_tag(cluster, settings, api_client_for):
+    # given
+    settings.CACHES = cluster_caches(cluster)
+    reset_store()
+    errand = ErrandFactory(title="before")
+    owner = api_client_for(errand.created_by)
+
+    # when: fills, hits, a mutation (write clocks, generations, marks), a lock, stats
+    for _ in range(2):
+        get_graphql_content(owner.post_graphql(BOARD_QUERY))
+    get_graphql_content(owner.post_graphql(UPDATE_ERRAND_MUTATION, {"id": str(errand.pk), "title": "after"}))
+    board = get_graphql_content(owner.post_graphql(BOARD_QUERY))
+    get_store().acquire("some:key", 10_000)
+    stats.flush()
+
+    # then
+    ours = {
+        slot: names for slot, names in keys_by_slot(cluster).items() if any(n.startswith("{runam}:") for n in names)
+    }
+    assert list(ours) == [cluster.nodes[0].client().cluster("keyslot", "{runam}")]
+    names = ours[next(iter(ours))]
+    assert {epoch_key(), runid_key()} <= names
+    assert any(":_g:" in name for name in names) and any(":_c:" in name for name in names)
+    assert any(":_lock:" in name for name in names)
+    assert board["data"]["errands"][0]["title"] == "after"
+
+
+# --- caching works --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_graphql_read_is_answered_from_the_cluster_the_second_time(cluster, settings, api_client, resolver_calls):
+    # given
+    settings.CACHES = cluster_caches(cluster)
+    reset_store()
+    ErrandFactory.create_batch(3)
+
+    # when
+    first = get_graphql_content(api_client.post_graphql(BOARD_QUERY))
+    calls = resolver_calls["Query.errands"]
+    second = get_graphql_content(api_client.post_graphql(BOARD_QUERY))
+
+    # then
+    assert first["data"] == second["data"]
+    assert second["extensions"]["cache"]["operation"] == "HIT"
+    assert (calls, resolver_calls["Query.errands"]) == (1, 1)
+    assert get_store().healthy
+
+
+def test_run_id_info_and_slowlog_come_from_the_master_that_holds_our_keys(cluster, settings):
+    # given
+    settings.CACHES = cluster_caches(cluster)
+    reset_store()
+    home = cluster.master_of(epoch_key())
+
+    # when
+    get_store().lookup("some:key")
+    info, slowlog = get_store().info(), get_store().slowlog()
+
+    # then: not the client's default node, which may be any node
+    assert home.client().get(runid_key()).decode() == home.client().info("server")["run_id"]
+    assert info["error"] is None and info["memory"] > 0
+    assert slowlog is not None and slowlog["error"] is None
+    assert get_store().healthy
+
+
+# --- failing open ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [CrossSlotTransactionError("cross slot"), RedisClusterException("no node")])
+def test_the_cluster_client_s_own_exceptions_fail_open(cluster, settings, monkeypatch, error):
+    # given
+    settings.CACHES = cluster_caches(cluster)
+    reset_store()
+    store = get_store()
+    store.lookup("some:key")
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(store.client, "evalsha", fail)
+
+    # when
+    found = store.lookup("some:key")
+    store.bump(families=["some"])
+
+    # then: a miss, the invalidation owed, no exception
+    assert found == DOWN
+    assert not store.healthy
+    assert store.take_faults() == {"read_error": 1, "write_error": 1}
+    monkeypatch.undo()
+    assert store.recover()
+
+
+def test_a_cluster_that_is_down_at_start_costs_misses_then_recovers_with_an_epoch_bump(settings, tmp_path):
+    # given: settings naming a cluster whose nodes are not running yet
+    later = LocalCluster(tmp_path, node_timeout_ms=1000)
+    settings.CACHES = cluster_caches(later)
+    reset_store()
+
+    try:
+        # when
+        store = get_store()
+        found = store.lookup("some:key")
+        store.bump(families=["some"])  # lost: owed as an epoch bump
+
+        # then
+        assert found == DOWN and not store.healthy
+
+        # when the cluster comes up
+        later.start()
+        assert store.recover()
+
+        # then
+        assert store.lookup("some:key").ticket is not None
+        assert later.master_of(epoch_key()).client().get(epoch_key()) is not None
+        assert store.healthy
+    finally:
+        later.stop()
+
+
+def test_a_killed_master_s_replica_takes_over_and_the_epoch_moves_once_the_owed_bump_gets_through(settings, tmp_path):
+    # given: an entry on a cluster of our own (the session's is not maimed)
+    with LocalCluster(tmp_path, node_timeout_ms=1000) as own:
+        settings.CACHES = cluster_caches(own)
+        settings.CACHE_OUTAGE_RETRY_INTERVAL = 0.05
+        reset_store()
+        store = get_store()
+        found = store.lookup("some:key")
+        assert store.store(found.ticket, "before the failover", 60)
+        epoch = caches["default"].get(epoch_key())
+
+        # when: the master holding our slot dies, a write's invalidation fails (owed), and the replica is promoted
+        own.kill(own.master_of(epoch_key()))
+        store.bump(families=["some"])
+        assert not store.healthy
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not store.lookup("some:key").ticket:
+            time.sleep(0.1)
+
+        # then: the owed bump got through (the only call this store makes while it owes one), the promoted replica
+        # has another run_id, so the epoch moved; the old entry is not served
+        after = store.lookup("some:key")
+        assert after.ticket is not None and not after.hit
+        assert caches["default"].get(epoch_key()) != epoch
