@@ -333,6 +333,25 @@ class TrackedModel(models.Model):
             )
 
 
+# An update() of at most this many rows reads their keys first and invalidates only them (TrackedQuerySet.update).
+UPDATE_ROWS_KNOWN = 100
+
+
+def updated_families(model: type[models.Model], pks: Iterable[object]) -> list[str]:
+    """What an update of these rows can change: each row's families, and the templates' families, resolved with the
+    primary key where that is all a template names, else whole (their root)."""
+    pks = list(pks)
+    families = [queryset_family(model), *(row_family(model, pk) for pk in pks)]
+    pk_names = {"id", "pk", model._meta.pk.attname, model._meta.pk.name}
+    for template in _templates(model):
+        names = {name.split(".")[0] for name in _PLACEHOLDER.findall(template)}
+        if names <= pk_names:
+            families += [strip_prefix(make_key(template, dict.fromkeys(names, pk))) for pk in pks]
+        else:
+            families.append(template.split(":", 1)[0])
+    return list(dict.fromkeys(families))
+
+
 class TrackedQuerySet(models.QuerySet):
     """A QuerySet whose bulk writes, which send no per-row signals, invalidate the whole model."""
 
@@ -346,7 +365,23 @@ class TrackedQuerySet(models.QuerySet):
         return result
 
     def update(self, **kwargs):
-        return self._bulk(lambda: super(TrackedQuerySet, self).update(**kwargs))
+        """An update of at most UPDATE_ROWS_KNOWN rows is a write of known rows: their primary keys are read first
+        (one SELECT, in the update's transaction), the update is restricted to them (so it writes no row it did not
+        name), and it moves their families (`@errands.errand:5`, `errand:5`; a template naming another column is
+        moved whole, `user_errands`), holding off only fills that show one of them. More rows: the whole model."""
+        using = self.db
+        if self.query.is_sliced:
+            return self._bulk(lambda: super(TrackedQuerySet, self).update(**kwargs))
+        with _own_transaction(using):
+            pks = list(self.values_list("pk", flat=True)[: UPDATE_ROWS_KNOWN + 1])
+            if len(pks) > UPDATE_ROWS_KNOWN:
+                return self._bulk(lambda: super(TrackedQuerySet, self).update(**kwargs))
+            label = self.model._meta.label_lower
+            held = _held(_begin(label, updated_families(self.model, pks), using, rows=True))
+            result = models.QuerySet.update(self.filter(pk__in=pks), **kwargs)
+            if (begun := held()) is not None:
+                begun.record()
+        return result
 
     def bulk_update(self, objs, fields, batch_size=None):
         return self._bulk(lambda: super(TrackedQuerySet, self).bulk_update(objs, fields, batch_size=batch_size))

@@ -49,6 +49,28 @@ def test_bulk_update_reaches_the_cached_lists_that_show_its_rows(api_client):
     assert [errand["title"] for errand in errands(api_client)] == ["after", "after"]
 
 
+@pytest.mark.parametrize("known", [2, 1], ids=["rows known", "more rows than UPDATE_ROWS_KNOWN"])
+def test_an_update_reaches_the_cached_answers_that_show_its_rows(api_client, monkeypatch, known):
+    # given: the board, and one errand's own answer, cached
+    from core.cache import invalidation
+
+    monkeypatch.setattr(invalidation, "UPDATE_ROWS_KNOWN", known)
+    first, second = ErrandFactory.create_batch(2, title="before")
+    errands(api_client)
+    one = "query One($id: ID!) { errand(id: $id) { title } }"
+    get_graphql_content(api_client.post_graphql(one, {"id": str(second.pk)}))
+
+    # when
+    updated = Errand.objects.filter(pk__in=[first.pk, second.pk]).update(title="after")
+
+    # then: both rows were written, and every answer that showed one of them is fresh
+    assert updated == 2
+    assert [errand["title"] for errand in errands(api_client)] == ["after", "after"]
+    assert get_graphql_content(api_client.post_graphql(one, {"id": str(second.pk)}))["data"]["errand"]["title"] == (
+        "after"
+    )
+
+
 def test_bulk_writes_reach_cached_lists_that_showed_no_row_yet(api_client, api_client_for):
     # given: empty lists, which depend on no row, only on their families
     creator = UserFactory()

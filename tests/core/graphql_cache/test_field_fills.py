@@ -9,8 +9,10 @@ import json
 import pytest
 from django.db import transaction
 
+from accounts.models import User
 from core.cache.store import GenerationStore
 from core.factories import BankFactory, ErrandFactory, RoleFactory, UserFactory
+from errands.models import Errand
 from tests.fixtures.api import get_graphql_content
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
@@ -117,6 +119,8 @@ def test_a_fill_is_stored_when_another_row_of_a_model_it_shows_was_written(
         other.save()
         stranger.username = "renamed"
         stranger.save()
+        Errand.objects.filter(pk=other.pk).update(title="other, updated")  # an update() of known rows too
+        User.objects.filter(pk=stranger.pk).update(username="updated")
 
     field_hook("Errand.title", write_rows_not_shown)
     query = ERRAND_QUERY if whole else ERRAND_QUERY.replace("{ errand(", "{ __typename errand(")
