@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from core.cache import CacheManager, stats
 from core.cache.keys import epoch_key, gen_key, make_key, stats_key
 from core.cache.store import DOWN, get_store, reset_store
-from tests.fixtures.cache import redis_caches
+from tests.fixtures.cache import redis_caches, until
 
 KEY = make_key("user:{{id}}:profile", {"id": 42})
 STORE_LOGGER = "core.cache.store"
@@ -253,7 +253,9 @@ def test_a_settle_lost_in_an_outage_lifts_its_pending_mark_on_recovery(restartab
     restartable_redis.stop()
     store.settle_write(write, families=["errand_list"], clocks=["errands.errand"])
     restartable_redis.start()  # comes back with the mark it saved
-    # when: the next call recovers (bumps the epoch) and a fill follows
+    # when: the store recovers (bumps the epoch) and a fill follows. The background retry started by the failed
+    # settle may be the one recovering: a read meanwhile is a miss without a ticket, so wait for either to succeed.
+    assert until(store.recover)
     found = store.lookup(KEY, clocks=["errands.errand"])
     # then: the mark no longer holds fills of that model off
     assert store.store(found.ticket, "fresh", 60, guarded=True)
