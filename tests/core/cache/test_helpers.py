@@ -1,10 +1,12 @@
 """Helpers of the RunAm caching docs: user data, querysets, and the two import paths."""
 
+import contextlib
 import datetime
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 import core.cache
 import core.cache_utils
@@ -170,6 +172,27 @@ def test_cache_queryset_over_a_join_is_refreshed_by_a_write_to_the_joined_model(
 
     # then
     assert cache_queryset(UserProfile.objects.filter(role__name="runner")) == []
+
+
+def test_cache_queryset_over_a_join_is_not_filled_while_a_write_to_the_joined_model_is_pending(
+    transactional_db, django_user_model, django_assert_num_queries
+):
+    # given: a write to the joined model (Role) that rolled back, so it never settles: its pending mark holds off
+    # guarded fills of every query that joins roles until CACHE_WRITE_PENDING_TTL
+    runner = Role.objects.create(name="runner")
+    user = django_user_model.objects.create_user(username="ada", password="x")
+    UserProfile.objects.update_or_create(user=user, defaults={"role": runner})
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        runner.name = "customer"
+        runner.save()
+        raise RuntimeError("rolled back")
+
+    # when
+    cache_queryset(UserProfile.objects.filter(role__name="runner"))
+
+    # then: nothing was stored, so the same query runs again
+    with django_assert_num_queries(1):
+        assert len(cache_queryset(UserProfile.objects.filter(role__name="runner"))) == 1
 
 
 def test_cache_queryset_of_an_empty_in_is_just_evaluated(banks):
