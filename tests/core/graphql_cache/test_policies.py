@@ -54,6 +54,15 @@ def test_adding_a_policy_is_one_entry(settings):
     assert (policy.ttl, policy.scope, policy.family) == (5, "public", "roles")
 
 
+def test_a_ttl_of_one_second_is_a_policy(settings):
+    # given
+    settings.GRAPHQL_CACHE_POLICIES = {"Query.roles": {"ttl": 1, "http_max_age": 0}}
+    # when
+    policy = root_policies()["roles"]
+    # then
+    assert (policy.ttl, policy.http_max_age, policy.stale_while_revalidate) == (1, 0, 0)
+
+
 @pytest.mark.parametrize(
     ("policies", "message"),
     [
@@ -66,6 +75,9 @@ def test_adding_a_policy_is_one_entry(settings):
         ({"Query.banks": {"family": "banks:{{countr}}"}}, "placeholder {{countr}}"),
         ({"Query.roles": {"ttl": 5, "tll": 6}}, "unknown keys"),
         ({"Query.roles": {"family": "_internal"}}, "must be a key template"),
+        ({"Query.roles": {"family": "roles:*"}}, "must be a key template"),
+        ({"Query.roles": {"http_max_age": -1}}, "http_max_age must be an int >= 0"),
+        ({"Query.roles": {"stale_while_revalidate": True}}, "stale_while_revalidate must be an int >= 0"),
     ],
 )
 def test_bad_policies_fail_at_start_up_with_a_clear_message(settings, policies, message):
