@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from core.cache import CacheManager, warmer
 from core.cache.manager import _warmers
+from core.cache.store import get_store
 from tests.fixtures.cache import until
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
@@ -294,3 +295,20 @@ def test_disabled_cache_calls_through_and_stores_nothing():
     assert CacheManager.get_or_set("roles", lambda: calls.append(1) or len(calls)) == 2
     with override_settings(CACHE_ENABLED=True):
         assert CacheManager.get("roles", default="miss") == "miss"
+
+
+def test_an_unreadable_entry_is_a_miss_that_is_removed(caplog):
+    # given: an entry whose payload is not a cached value (written by another version, or damaged)
+    store = get_store()
+    assert store.store(store.ticket("runam:user:5:data"), "{not json", 60)
+
+    # when
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        first = CacheManager.get("user:5:data", default="missing")
+        computed = CacheManager.get_or_set("user:5:data", lambda: {"theme": "dark"}, ttl=60)
+
+    # then: a miss each time it is read, never an error; computed again and stored in its place
+    assert first == "missing"
+    assert computed == {"theme": "dark"}
+    assert CacheManager.get("user:5:data") == {"theme": "dark"}
+    assert "unreadable" in caplog.text
