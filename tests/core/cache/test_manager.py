@@ -120,6 +120,19 @@ def test_delete_pattern_counts_and_dry_run_removes_nothing():
     assert CacheManager.get("errand:1") == 1
 
 
+def test_a_glob_over_everything_counts_and_removes_entries_not_bookkeeping():
+    # given: two entries, and the generations, write clocks and lock their reads and fills created
+    CacheManager.set("user:1:data", 1)
+    CacheManager.get_or_set("errand:1", lambda: 1)
+
+    # when / then: only the two entries are counted and removed
+    assert CacheManager.delete_pattern("*", dry_run=True) == 2
+    assert CacheManager.delete_pattern("*") == 2
+    assert CacheManager.delete_pattern("*", dry_run=True) == 0
+    assert CacheManager.get("user:1:data") is None
+    assert CacheManager.get_or_set("errand:1", lambda: 2) == 2
+
+
 def test_a_glob_counts_and_removes_more_keys_than_two_scan_batches():
     # given: more entries than two batches of the scan (1,000 each)
     for n in range(2050):
