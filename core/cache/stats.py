@@ -37,9 +37,9 @@ class Stats:
     def record(self, family: str, event: str, n: int = 1) -> None:
         if event not in EVENTS:
             raise ValueError(f"unknown cache event {event!r}; expected one of {sorted(EVENTS)}")
+        self._ensure_flusher()  # first: in a forked process it drops the parent's counts, not this one
         with self._lock:
             self._pending[f"{family}|{event}"] += n
-        self._ensure_flusher()
 
     def flush(self) -> bool:
         """Send pending counts to the shared hash in one pipeline; on failure keep them for the next flush."""

@@ -90,6 +90,23 @@ def test_unflushed_counts_of_this_process_are_in_its_snapshot(redis_cache):
     assert counter.totals() == {"user|hit": 1}
 
 
+def test_the_first_count_of_a_forked_process_is_its_own(redis_cache, redis_url):
+    # given: counts of this process that a child forked now must not send again
+    stats.record("roles", "hit", 5)
+
+    # when: the child counts one hit and flushes
+    pid = os.fork()
+    if pid == 0:
+        stats.record("user", "hit")
+        os._exit(0 if stats.flush() else 1)
+    _, status = os.waitpid(pid, 0)
+
+    # then
+    assert os.waitstatus_to_exitcode(status) == 0
+    shared = redis.Redis.from_url(redis_url).hgetall(stats_key())
+    assert shared == {b"user|hit": b"1"}
+
+
 def test_locmem_counts_stay_in_the_process(settings):
     settings.CACHES = locmem_caches()
     stats.record("user", "hit")
