@@ -298,6 +298,25 @@ def test_warm_up_runs_registered_warmers_and_skips_failing_ones(caplog):
     assert CacheManager.warm_up(names=["banks"]) == ["banks"]
 
 
+def test_a_failing_warmer_does_not_stop_the_warmers_after_it(caplog):
+    # given: a failing warmer registered before a good one
+    @warmer(name="first fails")
+    def warm_nothing():
+        raise RuntimeError("db down")
+
+    @warmer(name="then banks")
+    def warm_banks():
+        CacheManager.set("banks_list:GH", ["030100"])
+
+    # when
+    with caplog.at_level(logging.ERROR, logger="core.cache"):
+        ran = CacheManager.warm_up(names=["first fails", "then banks"])
+
+    # then
+    assert ran == ["then banks"]
+    assert CacheManager.get("banks_list:GH") == ["030100"]
+
+
 @override_settings(CACHE_ENABLED=False)
 def test_disabled_cache_calls_through_and_stores_nothing():
     calls = []

@@ -1,5 +1,7 @@
 """Cache policies come from one settings dict and are checked against the schema at start-up."""
 
+import re
+
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -63,6 +65,13 @@ def test_a_ttl_of_one_second_is_a_policy(settings):
     assert (policy.ttl, policy.http_max_age, policy.stale_while_revalidate) == (1, 0, 0)
 
 
+def test_a_dotted_placeholder_is_checked_by_its_argument(settings):
+    # given
+    settings.GRAPHQL_CACHE_POLICIES = {"Query.banks": {"family": "banks_list:{{country.upper}}"}}
+    # when / then: the start-up check accepts it
+    apps.get_app_config("core").ready()
+
+
 @pytest.mark.parametrize(
     ("policies", "message"),
     [
@@ -72,7 +81,9 @@ def test_a_ttl_of_one_second_is_a_policy(settings):
         ({"Query.roles": {"ttl": 0}}, "ttl must be a positive int"),
         ({"Query.roles": {"ttl": "60"}}, "ttl must be a positive int"),
         ({"Query.me": {"scope": "user", "family": "user_profile"}}, "must contain {{user_id}}"),
-        ({"Query.banks": {"family": "banks:{{countr}}"}}, "placeholder {{countr}}"),
+        ({"Query.banks": {"family": "banks:{{countr}}"}}, "{{countr}} is neither an argument of the field (country)"),
+        ({"Query.roles": {"family": "roles:{{id}}"}}, "{{id}} is neither an argument of the field (none)"),
+        ({"Query.errands": {"family": "errand_list:{{state}}"}}, "(status, category, search, first, offset)"),
         ({"Query.roles": {"ttl": 5, "tll": 6}}, "unknown keys"),
         ({"Query.roles": {"family": "_internal"}}, "must be a key template"),
         ({"Query.roles": {"family": "roles:*"}}, "must be a key template"),
@@ -84,7 +95,7 @@ def test_bad_policies_fail_at_start_up_with_a_clear_message(settings, policies, 
     # given
     settings.GRAPHQL_CACHE_POLICIES = policies
     # when / then: the app start-up hook refuses them
-    with pytest.raises(ImproperlyConfigured, match=message.replace("{", r"\{").replace("(", r"\(")):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         apps.get_app_config("core").ready()
 
 
