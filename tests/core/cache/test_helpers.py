@@ -94,6 +94,20 @@ def test_invalidate_user_cache_drops_every_family_of_that_user_only():
     assert get_cached_user_data(70) == {"theme": "light"}
 
 
+def test_invalidate_user_cache_counts_one_invalidation_per_family():
+    # when
+    invalidate_user_cache(7)
+
+    # then
+    families = CacheManager.get_stats()["families"]
+    assert {name: row["invalidations"] for name, row in families.items()} == {
+        "user": 1,
+        "user_profile": 1,
+        "user_errands": 1,
+        "user_escrows": 1,
+    }
+
+
 @pytest.fixture
 def banks(transactional_db):
     # Real commits: a write inside the test's own transaction would (rightly) turn the cache off for the test.
@@ -116,7 +130,7 @@ def test_cache_queryset_returns_rebuilt_instances_without_querying(banks, django
     # then
     assert isinstance(again, list)
     assert [(b.pk, b.name, b.code, b.country) for b in again] == [(b.pk, b.name, b.code, b.country) for b in first]
-    assert all(isinstance(b, Bank) and not b._state.adding for b in again)
+    assert all(isinstance(b, Bank) and not b._state.adding and b._state.db == "default" for b in again)
 
 
 def test_cache_queryset_keys_differ_by_query(banks, django_assert_num_queries):

@@ -81,5 +81,6 @@ def test_text_serializer_is_utf8_text_only():
 
     assert serializer.dumps("é") == "é".encode()
     assert serializer.loads("é".encode()) == "é"
+    assert serializer.loads("é") == "é"
     with pytest.raises(TypeError):
         serializer.dumps({"a": 1})
