@@ -12,7 +12,7 @@ import redis
 from core.cache import stats
 from core.cache.keys import stats_key
 from core.cache.store import get_store
-from tests.fixtures.cache import locmem_caches
+from tests.fixtures.cache import locmem_caches, until
 
 
 def test_snapshot_per_family_and_overall(cache_backend):
@@ -105,6 +105,25 @@ def test_the_first_count_of_a_forked_process_is_its_own(redis_cache, redis_url):
     assert os.waitstatus_to_exitcode(status) == 0
     shared = redis.Redis.from_url(redis_url).hgetall(stats_key())
     assert shared == {b"user|hit": b"1"}
+
+
+def test_the_background_flush_ends_when_its_interval_is_set_to_zero(redis_cache, settings):
+    # given: a running background flush
+    settings.CACHE_STATS_FLUSH_INTERVAL = 0.01
+    stats.record("roles", "hit")
+    assert _flush_threads()
+
+    # when
+    settings.CACHE_STATS_FLUSH_INTERVAL = 0
+
+    # then: it stops by itself, and counts still add up on an explicit flush
+    assert until(lambda: not _flush_threads())
+    stats.record("roles", "hit")
+    assert stats.snapshot()["families"]["roles"]["hits"] == 2
+
+
+def _flush_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "cache-stats-flush"]
 
 
 def test_locmem_counts_stay_in_the_process(settings):
