@@ -6,6 +6,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.models import Bank
 from core.cache.policies import root_policies
 
 CONTRACT_DEFAULTS = {
@@ -111,3 +112,23 @@ def test_a_tracked_model_without_the_tracking_queryset_is_refused(settings):
             apps.get_app_config("core").ready()
     finally:
         invalidation_map.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starting_the_app_again_wires_each_write_signal_once(redis_cache, redis_round_trips):
+    # given: what a save and a delete cost in round trips to Redis
+    def save_and_delete() -> int:
+        bank = Bank.objects.create(name="Access Bank", code="044", country="NG")
+        redis_round_trips.reset()
+        bank.name = "Access"
+        bank.save()
+        bank.delete()
+        return redis_round_trips.count
+
+    before = save_and_delete()
+
+    # when: the start-up hook runs again (as it does in every process)
+    apps.get_app_config("core").ready()
+
+    # then: the receivers are not doubled
+    assert save_and_delete() == before
