@@ -394,6 +394,14 @@ def test_invalidate_cache_skips_a_pattern_through_none_and_logs_a_broken_one(cap
     ]
 
 
+def test_an_invalidation_pattern_naming_an_unknown_argument_fails_at_decoration():
+    with pytest.raises(TypeError, match="close_errand: cache key template names 'errand_id', which is not an argument"):
+
+        @invalidate_cache("errand:{{errand_id}}")
+        def close_errand(pk):
+            return pk
+
+
 def test_invalidate_cache_needs_patterns():
     with pytest.raises(TypeError, match="patterns"):
 
