@@ -133,6 +133,16 @@ def test_cache_queryset_returns_rebuilt_instances_without_querying(banks, django
     assert all(isinstance(b, Bank) and not b._state.adding and b._state.db == "default" for b in again)
 
 
+def test_cache_queryset_counts_under_the_queryset_family(banks):
+    # when
+    cache_queryset(Bank.objects.filter(country="NG"))
+    cache_queryset(Bank.objects.filter(country="NG"))
+
+    # then
+    row = CacheManager.get_stats()["families"]["queryset"]
+    assert (row["misses"], row["sets"], row["hits"]) == (1, 1, 1)
+
+
 def test_cache_queryset_keys_differ_by_query(banks, django_assert_num_queries):
     cache_queryset(Bank.objects.filter(country="NG"))
 

@@ -204,6 +204,8 @@ class Color(enum.Enum):
 
 
 class Named:
+    pk = 1  # not a model: only model instances stand for their primary key
+
     def __init__(self, name: str) -> None:
         self.name = name
 
