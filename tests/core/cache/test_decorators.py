@@ -1,6 +1,7 @@
 """@cache_result, @cacheable, @invalidate_cache on both backends, sync and async."""
 
 import asyncio
+import contextlib
 import logging
 from types import SimpleNamespace
 
@@ -262,6 +263,54 @@ def test_async_invalidate_and_ainvalidate():
     asyncio.run(scenario())
 
     assert counter.calls == 3
+
+
+@pytest.mark.parametrize(("ttl", "stored"), [(0, False), (1, True), (60, True)])
+def test_async_cacheable_stores_for_any_positive_ttl_and_counts(ttl, stored):
+    # given
+    counter = Counter("x")
+
+    @cacheable(key="roles_async", ttl=ttl)
+    async def roles():
+        return counter()
+
+    async def scenario():
+        return [await roles(), await roles()]
+
+    # when
+    results = asyncio.run(scenario())
+
+    # then: computed once when stored; counted under its family either way
+    assert results == ["x", "x"]
+    assert counter.calls == (1 if stored else 2)
+    row = CacheManager.get_stats()["families"]["roles_async"]
+    assert (row["misses"], row["sets"], row["hits"]) == ((1, 1, 1) if stored else (2, 0, 0))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_fill_of_a_model_value_is_not_stored_while_a_write_to_its_model_is_pending():
+    # given: a write to errands that rolled back, so it never settles: its pending mark holds off guarded fills
+    errand = ErrandFactory(title="Buy bread")
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        errand.title = "Buy milk"
+        errand.save()
+        raise RuntimeError("rolled back")
+    calls = Counter()
+
+    @cacheable(key="errand_async:{{pk}}", ttl=60)
+    async def one_errand(pk):
+        calls()
+        return await Errand.objects.aget(pk=pk)
+
+    async def scenario():
+        return [(await one_errand(errand.pk)).title, (await one_errand(errand.pk)).title]
+
+    # when
+    titles = asyncio.run(scenario())
+
+    # then: nothing was stored, so it was computed twice
+    assert titles == ["Buy bread", "Buy bread"]
+    assert calls.calls == 2
 
 
 @override_settings(CACHE_ENABLED=False)
