@@ -6,7 +6,9 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import redis
 from django.db import transaction
+from django.test import override_settings
 
 import core.cache
 import core.cache_utils
@@ -20,6 +22,7 @@ from core.cache import (
     invalidate_user_cache,
 )
 from core.cache.store import get_store
+from tests.fixtures.cache import redis_caches
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
 
@@ -141,6 +144,36 @@ def test_cache_queryset_counts_under_the_queryset_family(banks):
     # then
     row = CacheManager.get_stats()["families"]["queryset"]
     assert (row["misses"], row["sets"], row["hits"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(("timeout", "queries"), [(0, 1), (1, 0)])
+def test_cache_queryset_stores_for_any_positive_timeout(banks, django_assert_num_queries, timeout, queries):
+    # given
+    cache_queryset(Bank.objects.filter(country="NG"), timeout=timeout)
+
+    # when / then
+    with django_assert_num_queries(queries):
+        assert len(cache_queryset(Bank.objects.filter(country="NG"), timeout=timeout)) == 2
+
+
+def test_cache_queryset_entry_lives_for_its_timeout(banks, redis_url, settings):
+    # given: the Redis backend, and no entry yet
+    settings.CACHES = redis_caches(redis_url)
+    client = redis.Redis.from_url(redis_url)
+
+    # when
+    cache_queryset(Bank.objects.filter(country="NG"), timeout=7)
+
+    # then
+    [key] = client.keys("runam:queryset:*")
+    assert 0 < client.pttl(key) <= 7000
+
+
+@override_settings(CACHE_ENABLED=False)
+def test_cache_queryset_with_the_cache_off_just_evaluates(banks, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert len(cache_queryset(Bank.objects.filter(country="NG"))) == 2
+        assert len(cache_queryset(Bank.objects.filter(country="NG"))) == 2
 
 
 def test_cache_queryset_keys_differ_by_query(banks, django_assert_num_queries):
