@@ -81,8 +81,13 @@ def test_clear_cache_all_keeps_other_applications_keys():
     assert caches["default"].get("otherapp:session:1") == "theirs"
 
 
-def test_the_families_of_a_cache_that_is_down_are_none(redis_down):
-    assert get_store().families() == []
+def test_a_cache_that_is_down_has_no_families_and_counts_or_clears_nothing(redis_down):
+    store = get_store()
+    assert store.families() == []
+    assert store.count("user:*") == 0
+    assert store.delete_pattern("user:*:data", dry_run=True) == 0
+    assert store.clear_all(dry_run=True) == 0
+    assert store.clear_all() == 0
 
 
 def test_clear_cache_with_redis_down_exits_non_zero(redis_down):

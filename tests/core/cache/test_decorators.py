@@ -529,6 +529,7 @@ def test_async_invalidate_cache():
 
     errand_list("OPEN")
     assert asyncio.run(create_errand()) == "created"
+    assert asyncio.iscoroutinefunction(create_errand)
     errand_list("OPEN")
 
     assert counter.calls == 2

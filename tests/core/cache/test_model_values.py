@@ -233,3 +233,24 @@ def test_a_single_instance_is_kept_when_another_row_of_its_model_is_written(djan
     # then: that row was never part of this entry
     with django_assert_num_queries(0):
         assert one_bank(bank.id).name == "GCB Bank"
+
+
+def test_bulk_create_passes_its_options_on_and_drops_the_cached_list(django_assert_num_queries):
+    # given
+    BankFactory(country="NG", code="044", name="Access Bank")
+
+    @cacheable(key="bank_rows:{{country}}", ttl=600)
+    def banks(country):
+        return list(Bank.objects.filter(country=country).order_by("code"))
+
+    banks("NG")
+
+    # when: a conflicting row is skipped, as asked, and a new one is added
+    Bank.objects.bulk_create(
+        [Bank(country="NG", code="044", name="Access"), Bank(country="NG", code="058", name="GTBank")],
+        ignore_conflicts=True,
+    )
+
+    # then
+    with django_assert_num_queries(1):
+        assert [bank.code for bank in banks("NG")] == ["044", "058"]

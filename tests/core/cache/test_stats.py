@@ -35,6 +35,19 @@ def test_snapshot_per_family_and_overall(cache_backend):
     assert snapshot["backend"]["backend"] == cache_backend
 
 
+def test_a_family_without_lookups_has_a_hit_rate_of_zero(cache_backend):
+    # given
+    stats.record("roles", "set", 2)
+    stats.record("roles", "invalidation", 3)
+
+    # when
+    snapshot = stats.snapshot()
+
+    # then
+    assert snapshot["families"]["roles"] == {"hits": 0, "misses": 0, "sets": 2, "invalidations": 3, "hit_rate": 0.0}
+    assert snapshot["overall"]["hit_rate"] == 0.0
+
+
 def test_unknown_event_is_refused():
     with pytest.raises(ValueError, match="unknown cache event"):
         stats.record("user", "hits")
