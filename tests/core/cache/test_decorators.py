@@ -196,6 +196,21 @@ def test_no_debug_lines_without_debug(caplog):
     assert "cache debug" not in caplog.text
 
 
+def test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name(caplog):
+    @cache_result
+    def double(value):
+        return value * 2
+
+    with caplog.at_level(logging.DEBUG, logger="core.cache"):
+        double(5)
+
+    assert "cache debug" not in caplog.text
+    assert double.key(5) == (
+        "runam:tests.core.cache.test_decorators."
+        "test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name.double:5"
+    )
+
+
 @override_settings(CACHE_ENABLED=False)
 def test_disabled_cache_calls_every_time_and_stores_nothing():
     counter = Counter(["x"])

@@ -87,6 +87,25 @@ def test_after_recovery_an_entry_that_missed_an_invalidation_is_not_served(resta
     ]
 
 
+def test_a_delete_lost_while_redis_ran_on_unreachable_is_owed_and_returns_false(restartable_redis, settings):
+    # given: an entry, then Redis unreachable without restarting (same run_id, same data), and the delete is lost
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600  # the background retry sleeps; this process's next write recovers
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+    removed = CacheManager.delete("user:42:profile")
+
+    # when: reachable again, and this process writes
+    admin.config_set("requirepass", "")
+    CacheManager.invalidate("errand:1")
+
+    # then: another process, which never saw the outage, does not serve the entry
+    reset_store()
+    assert removed is False
+    assert CacheManager.get("user:42:profile", default="miss") == "miss"
+
+
 def test_a_process_that_only_read_during_the_outage_also_bumps_the_epoch(restartable_redis):
     fill()
     store = get_store()

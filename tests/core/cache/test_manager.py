@@ -63,6 +63,20 @@ def test_delete_removes_the_entry_and_its_sub_keys():
     assert CacheManager.get("user:50:data") == {"theme": "light"}
 
 
+def test_delete_of_a_deeper_key_leaves_its_siblings_and_counts_one_invalidation():
+    # given
+    CacheManager.set("user:5:data", {"theme": "dark"})
+    CacheManager.set("user:5:profile", {"bio": "runner"})
+
+    # when
+    CacheManager.delete("user:5:data")
+
+    # then
+    assert CacheManager.get("user:5:data") is None
+    assert CacheManager.get("user:5:profile") == {"bio": "runner"}
+    assert CacheManager.get_stats()["families"]["user"]["invalidations"] == 1
+
+
 def test_invalidate_a_family_leaves_other_families_alone():
     # given
     CacheManager.set("errand_list:open:1", [1, 2])

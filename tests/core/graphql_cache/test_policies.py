@@ -59,11 +59,15 @@ def test_adding_a_policy_is_one_entry(settings):
 
 def test_a_ttl_of_one_second_is_a_policy(settings):
     # given
-    settings.GRAPHQL_CACHE_POLICIES = {"Query.roles": {"ttl": 1, "http_max_age": 0}}
+    settings.GRAPHQL_CACHE_POLICIES = {
+        "Query.roles": {"ttl": 1, "http_max_age": 0},
+        "Query.banks": {"ttl": 60, "http_max_age": 30, "stale_while_revalidate": 5},
+    }
     # when
-    policy = root_policies()["roles"]
+    roles, banks = root_policies()["roles"], root_policies()["banks"]
     # then
-    assert (policy.ttl, policy.http_max_age, policy.stale_while_revalidate) == (1, 0, 0)
+    assert (roles.ttl, roles.http_max_age, roles.stale_while_revalidate) == (1, 0, 0)
+    assert (banks.ttl, banks.http_max_age, banks.stale_while_revalidate) == (60, 30, 5)
 
 
 def test_a_dotted_placeholder_is_checked_by_its_argument(settings):
