@@ -185,6 +185,33 @@ def test_debug_logs_the_key_story(caplog):
     assert "cache debug: HIT runam:banks_list:NG" in lines
 
 
+class Opaque:
+    """An object whose text would hold its address: no stable key."""
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [{"a": Opaque()}, {Opaque(): "a"}, [1, Opaque()], ({"nested": [Opaque()]},)],
+    ids=["dict value", "dict key", "list item", "nested"],
+)
+def test_a_default_key_over_an_object_without_a_stable_key_calls_uncached(argument, caplog):
+    # given
+    counter = Counter("x")
+
+    @cacheable
+    def lookup(value):
+        return counter()
+
+    # when
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        lookup(argument)
+        lookup(argument)
+
+    # then
+    assert counter.calls == 2
+    assert "has no stable key" in caplog.text
+
+
 def test_no_debug_lines_without_debug(caplog):
     @cacheable(key="roles")
     def roles():

@@ -106,6 +106,29 @@ def test_a_delete_lost_while_redis_ran_on_unreachable_is_owed_and_returns_false(
     assert CacheManager.get("user:42:profile", default="miss") == "miss"
 
 
+def test_info_while_redis_is_unreachable_reports_it_and_owes_nothing(restartable_redis, settings):
+    # given: an entry, then Redis unreachable without restarting (same run_id, same data)
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 0
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+
+    # when: the dashboard asks, then Redis is reachable again
+    info = get_store().info()
+    admin.config_set("requirepass", "")
+
+    # then: a failed read of the dashboard costs no entry
+    assert {name: info[name] for name in ("backend", "healthy", "keys", "memory")} == {
+        "backend": "redis",
+        "healthy": False,
+        "keys": None,
+        "memory": None,
+    }
+    assert "auth" in info["error"].lower()
+    assert CacheManager.get("user:42:profile") == "before the outage"
+
+
 def test_a_process_that_only_read_during_the_outage_also_bumps_the_epoch(restartable_redis):
     fill()
     store = get_store()

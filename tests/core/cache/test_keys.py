@@ -190,6 +190,12 @@ def _db1(host: str, port: int) -> redis.Redis:
 @example(glob="[^a]", key="^")
 @example(glob="[\\a", key="a")
 @example(glob="[\\a", key="\\")
+@example(glob="[\\ab]", key="b")
+@example(glob="[a-c]", key="b")
+@example(glob="[c-a]", key="b")
+@example(glob="[a-c", key="b")
+@example(glob="[a]", key="X")
+@example(glob="[ab]", key="X")
 def test_locmem_globs_match_like_redis(redis_proc, glob, key):
     # given: db 1 of the session's redis-server, away from the cache's db 0
     pipe = _db1(redis_proc.host, redis_proc.port).pipeline(transaction=False)
