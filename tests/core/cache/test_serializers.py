@@ -64,6 +64,14 @@ def test_unknown_tag_is_an_error_not_code():
         loads('{"__t": "pickle", "v": "gASV"}')
 
 
+@pytest.mark.parametrize(
+    "text", ['{"__t": "decimal", "w": "1"}', '{"__t": "decimal", "v": "1", "w": 2}', '{"__t": "decimal"}']
+)
+def test_a_known_tag_without_exactly_its_value_is_an_error(text):
+    with pytest.raises(ValueError, match="not a cached value"):
+        loads(text)
+
+
 json_data = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text() | st.decimals(allow_nan=False) | st.uuids() | st.dates(),
     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner) | st.tuples(inner, inner),
