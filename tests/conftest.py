@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.cache",
     "tests.fixtures.graphql_cache",
+    "tests.fixtures.mutants",
 ]

@@ -39,13 +39,13 @@ class Stats:
     def record(self, family: str, event: str, n: int = 1) -> None:
         if event not in EVENTS:
             raise ValueError(f"unknown cache event {event!r}; expected one of {sorted(EVENTS)}")
+        self._ensure_flusher()  # first: in a forked process it drops the parent's counts, not this one
         with self._lock:
             if family not in self._families:
                 if len(self._families) >= conf.stats_max_families():
                     family = OTHER_FAMILY
                 self._families.add(family)
             self._pending[f"{family}|{event}"] += n
-        self._ensure_flusher()
 
     def flush(self) -> bool:
         """Send pending counts to the shared hash in one pipeline; on failure keep them for the next flush."""

@@ -8,10 +8,12 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import redis
 from django.core.cache import caches
 from django.core.management import CommandError, call_command
 
 from core.cache import CacheManager
+from core.cache.store import get_store
 from tests.fixtures.cache import locmem_caches
 
 
@@ -77,6 +79,15 @@ def test_clear_cache_all_keeps_other_applications_keys():
     assert out.startswith("Removed ")
     assert CacheManager.get("errand_list:OPEN") is None
     assert caches["default"].get("otherapp:session:1") == "theirs"
+
+
+def test_a_cache_that_is_down_has_no_families_and_counts_or_clears_nothing(redis_down):
+    store = get_store()
+    assert store.families() == []
+    assert store.count("user:*") == 0
+    assert store.delete_pattern("user:*:data", dry_run=True) == 0
+    assert store.clear_all(dry_run=True) == 0
+    assert store.clear_all() == 0
 
 
 def test_clear_cache_with_redis_down_exits_non_zero(redis_down):
@@ -185,10 +196,11 @@ def test_clear_cache_without_journal_says_the_server_keeps_its_entries(settings)
     assert "restart them to clear their memory" in out
 
 
-def test_a_pattern_matching_nothing_lists_the_families_in_the_cache(redis_cache):
-    # given
+def test_a_pattern_matching_nothing_lists_the_families_in_the_cache(redis_cache, redis_url):
+    # given: our entries, and another application's key in the same Redis
     CacheManager.set("user_profile:5", {"bio": "runner"})
     CacheManager.set("errand_list:OPEN", [1])
+    redis.Redis.from_url(redis_url).set("otherapp:session:1", "x")
 
     # when
     out = run("clear_cache", "--pattern", "user:*")

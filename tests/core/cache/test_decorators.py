@@ -11,6 +11,7 @@ from django.test import override_settings
 from core.cache import CacheManager, cache_result, cacheable, invalidate_cache
 from core.cache.conf import key_prefix
 from core.cache.invalidation import mark_dirty
+from core.cache.store import get_store
 from core.factories import ErrandFactory
 from errands.models import Errand
 
@@ -185,6 +186,33 @@ def test_debug_logs_the_key_story(caplog):
     assert f"cache debug: HIT {key_prefix()}:banks_list:NG" in lines
 
 
+class Opaque:
+    """An object whose text would hold its address: no stable key."""
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [{"a": Opaque()}, {Opaque(): "a"}, [1, Opaque()], ({"nested": [Opaque()]},)],
+    ids=["dict value", "dict key", "list item", "nested"],
+)
+def test_a_default_key_over_an_object_without_a_stable_key_calls_uncached(argument, caplog):
+    # given
+    counter = Counter("x")
+
+    @cacheable
+    def lookup(value):
+        return counter()
+
+    # when
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        lookup(argument)
+        lookup(argument)
+
+    # then
+    assert counter.calls == 2
+    assert "has no stable key" in caplog.text
+
+
 def test_no_debug_lines_without_debug(caplog):
     @cacheable(key="roles")
     def roles():
@@ -194,6 +222,21 @@ def test_no_debug_lines_without_debug(caplog):
         roles()
 
     assert "cache debug" not in caplog.text
+
+
+def test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name(caplog):
+    @cache_result
+    def double(value):
+        return value * 2
+
+    with caplog.at_level(logging.DEBUG, logger="core.cache"):
+        double(5)
+
+    assert "cache debug" not in caplog.text
+    assert double.key(5) == (
+        "runam:tests.core.cache.test_decorators."
+        "test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name.double:5"
+    )
 
 
 @override_settings(CACHE_ENABLED=False)
@@ -283,6 +326,52 @@ def test_async_invalidate_and_ainvalidate():
     asyncio.run(scenario())
 
     assert counter.calls == 3
+
+
+@pytest.mark.parametrize(("ttl", "stored"), [(0, False), (1, True), (60, True)])
+def test_async_cacheable_stores_for_any_positive_ttl_and_counts(ttl, stored):
+    # given
+    counter = Counter("x")
+
+    @cacheable(key="roles_async", ttl=ttl)
+    async def roles():
+        return counter()
+
+    async def scenario():
+        return [await roles(), await roles()]
+
+    # when
+    results = asyncio.run(scenario())
+
+    # then: computed once when stored; counted under its family either way
+    assert results == ["x", "x"]
+    assert counter.calls == (1 if stored else 2)
+    row = CacheManager.get_stats()["families"]["roles_async"]
+    assert (row["misses"], row["sets"], row["hits"]) == ((1, 1, 1) if stored else (2, 0, 0))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_fill_of_a_model_value_is_not_stored_while_a_write_to_its_model_is_pending():
+    # given: a write to errands in flight (begun, its commit not settled yet): its pending mark holds off guarded
+    # fills of errands
+    errand = ErrandFactory(title="Buy bread")
+    get_store().begin_write(families=[f"@errands.errand:{errand.pk}"], clocks=["errands.errand"])
+    calls = Counter()
+
+    @cacheable(key="errand_async:{{pk}}", ttl=60)
+    async def one_errand(pk):
+        calls()
+        return await Errand.objects.aget(pk=pk)
+
+    async def scenario():
+        return [(await one_errand(errand.pk)).title, (await one_errand(errand.pk)).title]
+
+    # when
+    titles = asyncio.run(scenario())
+
+    # then: nothing was stored, so it was computed twice
+    assert titles == ["Buy bread", "Buy bread"]
+    assert calls.calls == 2
 
 
 @override_settings(CACHE_ENABLED=False)
@@ -415,6 +504,14 @@ def test_invalidate_cache_skips_a_pattern_through_none_and_logs_a_broken_one(cap
     ]
 
 
+def test_an_invalidation_pattern_naming_an_unknown_argument_fails_at_decoration():
+    with pytest.raises(TypeError, match="close_errand: cache key template names 'errand_id', which is not an argument"):
+
+        @invalidate_cache("errand:{{errand_id}}")
+        def close_errand(pk):
+            return pk
+
+
 def test_invalidate_cache_needs_patterns():
     with pytest.raises(TypeError, match="patterns"):
 
@@ -494,6 +591,7 @@ def test_async_invalidate_cache():
 
     errand_list("OPEN")
     assert asyncio.run(create_errand()) == "created"
+    assert asyncio.iscoroutinefunction(create_errand)
     errand_list("OPEN")
 
     assert counter.calls == 2

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from core.cache import CacheManager, stats
 from core.cache.keys import epoch_key, gen_key, make_key, stats_key
 from core.cache.store import DOWN, get_store, reset_store
-from tests.fixtures.cache import redis_caches
+from tests.fixtures.cache import redis_caches, until
 
 KEY = make_key("user:{{id}}:profile", {"id": 42})
 STORE_LOGGER = "core.cache.store"
@@ -85,6 +85,48 @@ def test_after_recovery_an_entry_that_missed_an_invalidation_is_not_served(resta
     assert [r.getMessage() for r in records(caplog, logging.INFO)] == [
         "cache backend recovered; epoch bumped so entries from before the outage are not served"
     ]
+
+
+def test_a_delete_lost_while_redis_ran_on_unreachable_is_owed_and_returns_false(restartable_redis, settings):
+    # given: an entry, then Redis unreachable without restarting (same run_id, same data), and the delete is lost
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600  # the background retry sleeps; this process's next write recovers
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+    removed = CacheManager.delete("user:42:profile")
+
+    # when: reachable again, and this process writes
+    admin.config_set("requirepass", "")
+    CacheManager.invalidate("errand:1")
+
+    # then: another process, which never saw the outage, does not serve the entry
+    reset_store()
+    assert removed is False
+    assert CacheManager.get("user:42:profile", default="miss") == "miss"
+
+
+def test_info_while_redis_is_unreachable_reports_it_and_owes_nothing(restartable_redis, settings):
+    # given: an entry, then Redis unreachable without restarting (same run_id, same data)
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 0
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+
+    # when: the dashboard asks, then Redis is reachable again
+    info = get_store().info()
+    admin.config_set("requirepass", "")
+
+    # then: a failed read of the dashboard costs no entry
+    assert {name: info[name] for name in ("backend", "healthy", "keys", "memory")} == {
+        "backend": "redis",
+        "healthy": False,
+        "keys": None,
+        "memory": None,
+    }
+    assert "auth" in info["error"].lower()
+    assert CacheManager.get("user:42:profile") == "before the outage"
 
 
 def test_a_process_that_only_read_during_the_outage_also_bumps_the_epoch(restartable_redis):
@@ -253,7 +295,9 @@ def test_a_settle_lost_in_an_outage_lifts_its_pending_mark_on_recovery(restartab
     restartable_redis.stop()
     store.settle_write(write, families=["errand_list"], clocks=["errands.errand"])
     restartable_redis.start()  # comes back with the mark it saved
-    # when: the next call recovers (bumps the epoch) and a fill follows
+    # when: the store recovers (bumps the epoch) and a fill follows. The background retry started by the failed
+    # settle may be the one recovering: a read meanwhile is a miss without a ticket, so wait for either to succeed.
+    assert until(store.recover)
     found = store.lookup(KEY, clocks=["errands.errand"])
     # then: the mark no longer holds fills of that model off
     assert store.store(found.ticket, "fresh", 60, guarded=True)

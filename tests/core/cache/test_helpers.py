@@ -5,6 +5,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import redis
+from django.test import override_settings
 
 import core.cache
 import core.cache_utils
@@ -19,6 +21,7 @@ from core.cache import (
 )
 from core.cache.conf import key_prefix
 from core.cache.store import get_store
+from tests.fixtures.cache import redis_caches
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
 
@@ -93,6 +96,20 @@ def test_invalidate_user_cache_drops_every_family_of_that_user_only():
     assert get_cached_user_data(70) == {"theme": "light"}
 
 
+def test_invalidate_user_cache_counts_one_invalidation_per_family():
+    # when
+    invalidate_user_cache(7)
+
+    # then
+    families = CacheManager.get_stats()["families"]
+    assert {name: row["invalidations"] for name, row in families.items()} == {
+        "user": 1,
+        "user_profile": 1,
+        "user_errands": 1,
+        "user_escrows": 1,
+    }
+
+
 @pytest.fixture
 def banks(transactional_db):
     # Real commits: a write inside the test's own transaction would (rightly) turn the cache off for the test.
@@ -115,7 +132,47 @@ def test_cache_queryset_returns_rebuilt_instances_without_querying(banks, django
     # then
     assert isinstance(again, list)
     assert [(b.pk, b.name, b.code, b.country) for b in again] == [(b.pk, b.name, b.code, b.country) for b in first]
-    assert all(isinstance(b, Bank) and not b._state.adding for b in again)
+    assert all(isinstance(b, Bank) and not b._state.adding and b._state.db == "default" for b in again)
+
+
+def test_cache_queryset_counts_under_the_queryset_family(banks):
+    # when
+    cache_queryset(Bank.objects.filter(country="NG"))
+    cache_queryset(Bank.objects.filter(country="NG"))
+
+    # then
+    row = CacheManager.get_stats()["families"]["queryset"]
+    assert (row["misses"], row["sets"], row["hits"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(("timeout", "queries"), [(0, 1), (1, 0)])
+def test_cache_queryset_stores_for_any_positive_timeout(banks, django_assert_num_queries, timeout, queries):
+    # given
+    cache_queryset(Bank.objects.filter(country="NG"), timeout=timeout)
+
+    # when / then
+    with django_assert_num_queries(queries):
+        assert len(cache_queryset(Bank.objects.filter(country="NG"), timeout=timeout)) == 2
+
+
+def test_cache_queryset_entry_lives_for_its_timeout(banks, redis_url, settings):
+    # given: the Redis backend, and no entry yet
+    settings.CACHES = redis_caches(redis_url)
+    client = redis.Redis.from_url(redis_url)
+
+    # when
+    cache_queryset(Bank.objects.filter(country="NG"), timeout=7)
+
+    # then
+    [key] = client.keys("runam:queryset:*")
+    assert 0 < client.pttl(key) <= 7000
+
+
+@override_settings(CACHE_ENABLED=False)
+def test_cache_queryset_with_the_cache_off_just_evaluates(banks, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert len(cache_queryset(Bank.objects.filter(country="NG"))) == 2
+        assert len(cache_queryset(Bank.objects.filter(country="NG"))) == 2
 
 
 def test_cache_queryset_keys_differ_by_query(banks, django_assert_num_queries):
@@ -171,6 +228,24 @@ def test_cache_queryset_over_a_join_is_refreshed_by_a_write_to_the_joined_model(
 
     # then
     assert cache_queryset(UserProfile.objects.filter(role__name="runner")) == []
+
+
+def test_cache_queryset_over_a_join_is_not_filled_while_a_write_to_the_joined_model_is_pending(
+    transactional_db, django_user_model, django_assert_num_queries
+):
+    # given: a write to the joined model (Role) in flight (begun, its commit not settled yet): its pending mark holds
+    # off guarded fills of every query that joins roles
+    runner = Role.objects.create(name="runner")
+    user = django_user_model.objects.create_user(username="ada", password="x")
+    UserProfile.objects.update_or_create(user=user, defaults={"role": runner})
+    get_store().begin_write(families=["roles"], clocks=["accounts.role"])
+
+    # when
+    cache_queryset(UserProfile.objects.filter(role__name="runner"))
+
+    # then: nothing was stored, so the same query runs again
+    with django_assert_num_queries(1):
+        assert len(cache_queryset(UserProfile.objects.filter(role__name="runner"))) == 1
 
 
 def test_cache_queryset_of_an_empty_in_is_just_evaluated(banks):

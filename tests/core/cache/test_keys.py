@@ -1,8 +1,12 @@
 """Key building: one function, every value escaped or hashed, nothing widens a pattern."""
 
+import enum
 import fnmatch
 import functools
 import re
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +14,7 @@ import redis
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import Bank
 from core.cache import keys
 from core.cache.keys import (
     family_from_pattern,
@@ -181,6 +186,16 @@ def _db1(host: str, port: int) -> redis.Redis:
 @example(glob="[]", key="a")
 @example(glob="\\*", key="*")
 @example(glob="u?er:[^1]:*", key="user:2:x")
+@example(glob="[^a]", key="b")
+@example(glob="[^a]", key="^")
+@example(glob="[\\a", key="a")
+@example(glob="[\\a", key="\\")
+@example(glob="[\\ab]", key="b")
+@example(glob="[a-c]", key="b")
+@example(glob="[c-a]", key="b")
+@example(glob="[a-c", key="b")
+@example(glob="[a]", key="X")
+@example(glob="[ab]", key="X")
 def test_locmem_globs_match_like_redis(redis_proc, glob, key):
     # given: db 1 of the session's redis-server, away from the cache's db 0
     pipe = _db1(redis_proc.host, redis_proc.port).pipeline(transaction=False)
@@ -191,3 +206,50 @@ def test_locmem_globs_match_like_redis(redis_proc, glob, key):
 
     # then
     assert bool(keys.glob_regex(glob).match(key)) == redis_match
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Named:
+    pk = 1  # not a model: only model instances stand for their primary key
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Values JSON has no type for, inside a container (hashed as canonical JSON): (value, an equal one, a different one).
+NOT_JSON = {
+    "set": ({"a", "b"}, {"b", "a"}, {"a"}),
+    "frozenset": (frozenset({1, 2}), frozenset({2, 1}), frozenset({1, 3})),
+    "datetime": (datetime(2026, 1, 2, 3, 4), datetime(2026, 1, 2, 3, 4), datetime(2026, 1, 2, 3, 5)),
+    "date": (date(2026, 1, 2), date(2026, 1, 2), date(2026, 1, 3)),
+    "time": (time(10, 30), time(10, 30), time(10, 31)),
+    "decimal": (Decimal("1.50"), Decimal("1.50"), Decimal("1.5")),
+    "uuid": (uuid.UUID(int=1), uuid.UUID(int=1), uuid.UUID(int=2)),
+    "enum": (Color.RED, Color.RED, Color.BLUE),
+    "model instance": (Bank(pk=1), Bank(pk=1), Bank(pk=2)),
+    "other object": (Named("ada"), Named("ada"), Named("grace")),
+}
+
+
+@pytest.mark.parametrize(("value", "equal", "different"), NOT_JSON.values(), ids=NOT_JSON.keys())
+def test_values_json_lacks_key_by_what_they_are(value, equal, different):
+    # when
+    key = make_key("box:{{items}}", {"items": [value]})
+    hashed = make_key("box:{{items}}", {"items": value}, hash_params=["items"])
+
+    # then
+    assert make_key("box:{{items}}", {"items": [equal]}) == key
+    assert make_key("box:{{items}}", {"items": [different]}) != key
+    assert make_key("box:{{items}}", {"items": equal}, hash_params=["items"]) == hashed
+    assert make_key("box:{{items}}", {"items": different}, hash_params=["items"]) != hashed
+
+
+def test_a_set_keys_by_its_items_whatever_their_types():
+    assert make_key("box:{{items}}", {"items": [{1, "1"}]}) != make_key("box:{{items}}", {"items": [{1}]})

@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from core.cache import CacheManager, warmer
 from core.cache.manager import _warmers
+from core.cache.store import get_store
 from tests.fixtures.cache import until
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
@@ -60,6 +61,20 @@ def test_delete_removes_the_entry_and_its_sub_keys():
     assert CacheManager.get("user:5") is None
     assert CacheManager.get("user:5:data") is None
     assert CacheManager.get("user:50:data") == {"theme": "light"}
+
+
+def test_delete_of_a_deeper_key_leaves_its_siblings_and_counts_one_invalidation():
+    # given
+    CacheManager.set("user:5:data", {"theme": "dark"})
+    CacheManager.set("user:5:profile", {"bio": "runner"})
+
+    # when
+    CacheManager.delete("user:5:data")
+
+    # then
+    assert CacheManager.get("user:5:data") is None
+    assert CacheManager.get("user:5:profile") == {"bio": "runner"}
+    assert CacheManager.get_stats()["families"]["user"]["invalidations"] == 1
 
 
 def test_invalidate_a_family_leaves_other_families_alone():
@@ -117,6 +132,19 @@ def test_delete_pattern_counts_and_dry_run_removes_nothing():
     assert CacheManager.delete_pattern("u*r:*") == 3
     assert CacheManager.get("user:1:data") is None
     assert CacheManager.get("errand:1") == 1
+
+
+def test_a_glob_over_everything_counts_and_removes_entries_not_bookkeeping():
+    # given: two entries, and the generations, write clocks and lock their reads and fills created
+    CacheManager.set("user:1:data", 1)
+    CacheManager.get_or_set("errand:1", lambda: 1)
+
+    # when / then: only the two entries are counted and removed
+    assert CacheManager.delete_pattern("*", dry_run=True) == 2
+    assert CacheManager.delete_pattern("*") == 2
+    assert CacheManager.delete_pattern("*", dry_run=True) == 0
+    assert CacheManager.get("user:1:data") is None
+    assert CacheManager.get_or_set("errand:1", lambda: 2) == 2
 
 
 def test_a_glob_counts_and_removes_more_keys_than_two_scan_batches():
@@ -284,6 +312,25 @@ def test_warm_up_runs_registered_warmers_and_skips_failing_ones(caplog):
     assert CacheManager.warm_up(names=["banks"]) == ["banks"]
 
 
+def test_a_failing_warmer_does_not_stop_the_warmers_after_it(caplog):
+    # given: a failing warmer registered before a good one
+    @warmer(name="first fails")
+    def warm_nothing():
+        raise RuntimeError("db down")
+
+    @warmer(name="then banks")
+    def warm_banks():
+        CacheManager.set("banks_list:GH", ["030100"])
+
+    # when
+    with caplog.at_level(logging.ERROR, logger="core.cache"):
+        ran = CacheManager.warm_up(names=["first fails", "then banks"])
+
+    # then
+    assert ran == ["then banks"]
+    assert CacheManager.get("banks_list:GH") == ["030100"]
+
+
 @override_settings(CACHE_ENABLED=False)
 def test_disabled_cache_calls_through_and_stores_nothing():
     calls = []
@@ -294,3 +341,20 @@ def test_disabled_cache_calls_through_and_stores_nothing():
     assert CacheManager.get_or_set("roles", lambda: calls.append(1) or len(calls)) == 2
     with override_settings(CACHE_ENABLED=True):
         assert CacheManager.get("roles", default="miss") == "miss"
+
+
+def test_an_unreadable_entry_is_a_miss_that_is_removed(caplog):
+    # given: an entry whose payload is not a cached value (written by another version, or damaged)
+    store = get_store()
+    assert store.store(store.ticket("runam:user:5:data"), "{not json", 60)
+
+    # when
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        first = CacheManager.get("user:5:data", default="missing")
+        computed = CacheManager.get_or_set("user:5:data", lambda: {"theme": "dark"}, ttl=60)
+
+    # then: a miss each time it is read, never an error; computed again and stored in its place
+    assert first == "missing"
+    assert computed == {"theme": "dark"}
+    assert CacheManager.get("user:5:data") == {"theme": "dark"}
+    assert "unreadable" in caplog.text

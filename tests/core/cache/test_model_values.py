@@ -184,3 +184,73 @@ def test_deferred_fields_stay_deferred(django_assert_num_queries):
     # then
     assert again.code == "250655"
     assert again.get_deferred_fields() == {"name", "country"}
+
+
+CONTAINERS = {
+    "list": list,
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "dict": lambda banks: {bank.code: bank for bank in banks},
+    "dict with int keys": lambda banks: {n: bank for n, bank in enumerate(banks)},
+}
+
+
+@pytest.mark.parametrize("container", CONTAINERS.values(), ids=CONTAINERS.keys())
+def test_a_container_of_instances_is_dropped_when_a_row_is_added(container, django_assert_num_queries):
+    # given: instances in a container may be one list of rows, which a new row changes
+    BankFactory(country="NG", code="044", name="Access Bank")
+
+    @cacheable(key="bank_box:{{country}}", ttl=600)
+    def banks(country):
+        return container(Bank.objects.filter(country=country))
+
+    assert len(banks("NG")) == 1
+
+    # when
+    BankFactory(country="NG", code="058", name="Guaranty Trust Bank")
+
+    # then
+    with django_assert_num_queries(1):
+        assert len(banks("NG")) == 2
+
+
+def test_a_single_instance_is_kept_when_another_row_of_its_model_is_written(django_assert_num_queries):
+    # given
+    bank = BankFactory(country="GH", code="040100", name="GCB Bank")
+    other = BankFactory(country="GH", code="030100", name="Absa Ghana")
+
+    @cacheable(key="one_bank:{{bank_id}}", ttl=600)
+    def one_bank(bank_id):
+        return Bank.objects.get(id=bank_id)
+
+    one_bank(bank.id)
+
+    # when
+    other.name = "Absa Bank Ghana"
+    other.save()
+
+    # then: that row was never part of this entry
+    with django_assert_num_queries(0):
+        assert one_bank(bank.id).name == "GCB Bank"
+
+
+def test_bulk_create_passes_its_options_on_and_drops_the_cached_list(django_assert_num_queries):
+    # given
+    BankFactory(country="NG", code="044", name="Access Bank")
+
+    @cacheable(key="bank_rows:{{country}}", ttl=600)
+    def banks(country):
+        return list(Bank.objects.filter(country=country).order_by("code"))
+
+    banks("NG")
+
+    # when: a conflicting row is skipped, as asked, and a new one is added
+    Bank.objects.bulk_create(
+        [Bank(country="NG", code="044", name="Access"), Bank(country="NG", code="058", name="GTBank")],
+        ignore_conflicts=True,
+    )
+
+    # then
+    with django_assert_num_queries(1):
+        assert [bank.code for bank in banks("NG")] == ["044", "058"]

@@ -12,7 +12,7 @@ import redis
 from core.cache import stats
 from core.cache.keys import stats_key
 from core.cache.store import get_store
-from tests.fixtures.cache import locmem_caches, store_backend
+from tests.fixtures.cache import locmem_caches, store_backend, until
 
 
 def test_snapshot_per_family_and_overall(cache_backend):
@@ -33,6 +33,19 @@ def test_snapshot_per_family_and_overall(cache_backend):
     }
     assert snapshot["overall"] == {"hits": 3, "misses": 2, "sets": 1, "invalidations": 2, "hit_rate": 0.6}
     assert snapshot["backend"]["backend"] == store_backend(cache_backend)
+
+
+def test_a_family_without_lookups_has_a_hit_rate_of_zero(cache_backend):
+    # given
+    stats.record("roles", "set", 2)
+    stats.record("roles", "invalidation", 3)
+
+    # when
+    snapshot = stats.snapshot()
+
+    # then
+    assert snapshot["families"]["roles"] == {"hits": 0, "misses": 0, "sets": 2, "invalidations": 3, "hit_rate": 0.0}
+    assert snapshot["overall"]["hit_rate"] == 0.0
 
 
 def test_unknown_event_is_refused():
@@ -88,6 +101,42 @@ def test_unflushed_counts_of_this_process_are_in_its_snapshot(redis_cache):
     counter.record("user", "hit")
 
     assert counter.totals() == {"user|hit": 1}
+
+
+def test_the_first_count_of_a_forked_process_is_its_own(redis_cache, redis_url):
+    # given: counts of this process that a child forked now must not send again
+    stats.record("roles", "hit", 5)
+
+    # when: the child counts one hit and flushes
+    pid = os.fork()
+    if pid == 0:
+        stats.record("user", "hit")
+        os._exit(0 if stats.flush() else 1)
+    _, status = os.waitpid(pid, 0)
+
+    # then
+    assert os.waitstatus_to_exitcode(status) == 0
+    shared = redis.Redis.from_url(redis_url).hgetall(stats_key())
+    assert shared == {b"user|hit": b"1"}
+
+
+def test_the_background_flush_ends_when_its_interval_is_set_to_zero(redis_cache, settings):
+    # given: a running background flush
+    settings.CACHE_STATS_FLUSH_INTERVAL = 0.01
+    stats.record("roles", "hit")
+    assert _flush_threads()
+
+    # when
+    settings.CACHE_STATS_FLUSH_INTERVAL = 0
+
+    # then: it stops by itself, and counts still add up on an explicit flush
+    assert until(lambda: not _flush_threads())
+    stats.record("roles", "hit")
+    assert stats.snapshot()["families"]["roles"]["hits"] == 2
+
+
+def _flush_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "cache-stats-flush"]
 
 
 def test_locmem_counts_stay_in_the_process(settings):

@@ -615,3 +615,19 @@ def test_clearing_everything_keeps_the_marks_of_writes_in_flight(cache_backend):
     # then: a fill racing with that write is still refused
     found = store.lookup(KEY, clocks=["errands.errand"])
     assert not store.store(found.ticket, "maybe old", 60, guarded=True)
+
+
+def test_info_counts_our_keys_only_and_reports_the_memory_redis_uses(redis_cache, redis_url):
+    # given: our entries, and another application's key in the same Redis
+    CacheManager.set("user:1:data", 1)
+    CacheManager.set("errand:7", {"title": "Buy bread"})
+    client = redis.Redis.from_url(redis_url)
+    client.set("otherapp:session:1", "x")
+
+    # when
+    info = get_store().info()
+
+    # then
+    assert info["keys"] == len(client.keys("runam:*"))
+    assert info["memory"] > 0
+    assert (info["backend"], info["healthy"], info["error"]) == ("redis", True, None)

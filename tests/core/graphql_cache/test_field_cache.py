@@ -369,3 +369,20 @@ def test_user_scoped_hit_costs_only_the_viewer_lookup(api_client_for, django_ass
     # then
     assert len(get_graphql_content(response)["data"]["myErrands"]) == 3
     assert "accounts_user" in captured.captured_queries[0]["sql"]
+
+
+ERRANDS_TITLE_IF_QUERY = "query Board($full: Boolean!) { __typename errands { id title @include(if: $full) } }"
+
+
+def test_a_variable_used_below_a_cached_field_is_part_of_its_key(api_client, resolver_calls):
+    # given: the field's entry with titles
+    ErrandFactory(title="Buy bread")
+    with_titles = get_graphql_content(api_client.post_graphql(ERRANDS_TITLE_IF_QUERY, {"full": True}))
+    assert with_titles["data"]["errands"][0]["title"] == "Buy bread"
+
+    # when: the same field whose selection the variable trims
+    without = get_graphql_content(api_client.post_graphql(ERRANDS_TITLE_IF_QUERY, {"full": False}))
+
+    # then
+    assert "title" not in without["data"]["errands"][0]
+    assert resolver_calls["Query.errands"] == 2

@@ -10,6 +10,7 @@ import pytest
 from django.db import transaction
 
 from accounts.models import User
+from core.cache import CacheManager
 from core.cache.store import GenerationStore
 from core.factories import BankFactory, ErrandFactory, RoleFactory, UserFactory
 from errands.models import Errand
@@ -198,3 +199,20 @@ def test_a_miss_that_gets_the_lock_after_another_request_stored_the_field_serves
     # then: it looked again once it held the lock, and served the other request's entry
     assert resolver_calls["Query.errands"] == 1
     assert len(content["data"]["errands"]) == 2
+
+
+def test_a_manual_invalidation_in_a_committed_transaction_holds_fills_off_only_until_the_commit(
+    api_client, resolver_calls
+):
+    # given: an invalidation inside a transaction that commits (it bumps at once, and again after the commit)
+    ErrandFactory(title="Buy bread")
+    with transaction.atomic():
+        CacheManager.invalidate("errand_list:*")
+
+    # when: the same query twice after the commit
+    first = get_graphql_content(api_client.post_graphql(ERRANDS_FIELD_QUERY))
+    second = get_graphql_content(api_client.post_graphql(ERRANDS_FIELD_QUERY))
+
+    # then: the first was stored (the write is settled), so the second is served from the cache
+    assert first["data"] == second["data"]
+    assert resolver_calls["Query.errands"] == 1

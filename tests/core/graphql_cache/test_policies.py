@@ -1,9 +1,12 @@
 """Cache policies come from one settings dict and are checked against the schema at start-up."""
 
+import re
+
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.models import Bank
 from core.cache.policies import root_policies
 
 CONTRACT_DEFAULTS = {
@@ -54,6 +57,26 @@ def test_adding_a_policy_is_one_entry(settings):
     assert (policy.ttl, policy.scope, policy.family) == (5, "public", "roles")
 
 
+def test_a_ttl_of_one_second_is_a_policy(settings):
+    # given
+    settings.GRAPHQL_CACHE_POLICIES = {
+        "Query.roles": {"ttl": 1, "http_max_age": 0},
+        "Query.banks": {"ttl": 60, "http_max_age": 30, "stale_while_revalidate": 5},
+    }
+    # when
+    roles, banks = root_policies()["roles"], root_policies()["banks"]
+    # then
+    assert (roles.ttl, roles.http_max_age, roles.stale_while_revalidate) == (1, 0, 0)
+    assert (banks.ttl, banks.http_max_age, banks.stale_while_revalidate) == (60, 30, 5)
+
+
+def test_a_dotted_placeholder_is_checked_by_its_argument(settings):
+    # given
+    settings.GRAPHQL_CACHE_POLICIES = {"Query.banks": {"family": "banks_list:{{country.upper}}"}}
+    # when / then: the start-up check accepts it
+    apps.get_app_config("core").ready()
+
+
 @pytest.mark.parametrize(
     ("policies", "message"),
     [
@@ -63,16 +86,21 @@ def test_adding_a_policy_is_one_entry(settings):
         ({"Query.roles": {"ttl": 0}}, "ttl must be a positive int"),
         ({"Query.roles": {"ttl": "60"}}, "ttl must be a positive int"),
         ({"Query.me": {"scope": "user", "family": "user_profile"}}, "must contain {{user_id}}"),
-        ({"Query.banks": {"family": "banks:{{countr}}"}}, "placeholder {{countr}}"),
+        ({"Query.banks": {"family": "banks:{{countr}}"}}, "{{countr}} is neither an argument of the field (country)"),
+        ({"Query.roles": {"family": "roles:{{id}}"}}, "{{id}} is neither an argument of the field (none)"),
+        ({"Query.errands": {"family": "errand_list:{{state}}"}}, "(status, category, search, first, offset)"),
         ({"Query.roles": {"ttl": 5, "tll": 6}}, "unknown keys"),
         ({"Query.roles": {"family": "_internal"}}, "must be a key template"),
+        ({"Query.roles": {"family": "roles:*"}}, "must be a key template"),
+        ({"Query.roles": {"http_max_age": -1}}, "http_max_age must be an int >= 0"),
+        ({"Query.roles": {"stale_while_revalidate": True}}, "stale_while_revalidate must be an int >= 0"),
     ],
 )
 def test_bad_policies_fail_at_start_up_with_a_clear_message(settings, policies, message):
     # given
     settings.GRAPHQL_CACHE_POLICIES = policies
     # when / then: the app start-up hook refuses them
-    with pytest.raises(ImproperlyConfigured, match=message.replace("{", r"\{").replace("(", r"\(")):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         apps.get_app_config("core").ready()
 
 
@@ -88,3 +116,23 @@ def test_a_tracked_model_without_the_tracking_queryset_is_refused(settings):
             apps.get_app_config("core").ready()
     finally:
         invalidation_map.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starting_the_app_again_wires_each_write_signal_once(redis_cache, redis_round_trips):
+    # given: what a save and a delete cost in round trips to Redis
+    def save_and_delete() -> int:
+        bank = Bank.objects.create(name="Access Bank", code="044", country="NG")
+        redis_round_trips.reset()
+        bank.name = "Access"
+        bank.save()
+        bank.delete()
+        return redis_round_trips.count
+
+    before = save_and_delete()
+
+    # when: the start-up hook runs again (as it does in every process)
+    apps.get_app_config("core").ready()
+
+    # then: the receivers are not doubled
+    assert save_and_delete() == before
