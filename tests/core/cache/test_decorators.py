@@ -575,6 +575,7 @@ def test_async_invalidate_cache():
     errand_list("OPEN")
 
     assert counter.calls == 2
+    assert CacheManager.get_stats()["families"]["errand_list"]["invalidations"] == 1
 
 
 def test_async_invalidate_cache_with_inner_glob_scans():
