@@ -591,6 +591,7 @@ def test_the_slow_log_shows_the_newest_commands_cut_to_200_characters(redis_cach
 
         # when
         log = store.slowlog(count=2)
+        default = store.slowlog()
     finally:
         client.config_set("slowlog-log-slower-than", 10_000)
 
@@ -600,6 +601,7 @@ def test_the_slow_log_shows_the_newest_commands_cut_to_200_characters(redis_cach
     assert newest["command"] == "SLOWLOG LEN"
     assert set(entry) == {"id", "start_time", "duration_us", "command"}
     assert entry["command"].startswith("MSET otherapp:0 xxx") and len(entry["command"]) == 200
+    assert len(default["entries"]) == 5  # what the dashboard shows
 
 
 def test_a_redis_that_refuses_the_slow_log_says_so(redis_url, settings):
