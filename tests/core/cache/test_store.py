@@ -587,6 +587,8 @@ def test_the_slow_log_shows_the_newest_commands_cut_to_200_characters(redis_cach
     client.config_set("slowlog-log-slower-than", 0)
     client.slowlog_reset()
     try:
+        for _ in range(10):
+            client.ping()
         client.mset({f"otherapp:{n}": "x" * 100 for n in range(5)})
 
         # when
