@@ -6,6 +6,7 @@ import logging
 from types import SimpleNamespace
 
 import pytest
+import redis
 from django.db import transaction
 from django.test import override_settings
 
@@ -13,6 +14,7 @@ from core.cache import CacheManager, cache_result, cacheable, invalidate_cache
 from core.cache.invalidation import mark_dirty
 from core.factories import ErrandFactory
 from errands.models import Errand
+from tests.fixtures.cache import redis_caches
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
 
@@ -236,6 +238,21 @@ def test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name(
         "runam:tests.core.cache.test_decorators."
         "test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name.double:5"
     )
+
+
+def test_cache_result_entry_lives_for_its_timeout(redis_url, settings):
+    # given: the Redis backend
+    settings.CACHES = redis_caches(redis_url)
+
+    @cache_result(timeout=7)
+    def double(value):
+        return value * 2
+
+    # when
+    double(5)
+
+    # then
+    assert 0 < redis.Redis.from_url(redis_url).pttl(double.key(5)) <= 7000
 
 
 @override_settings(CACHE_ENABLED=False)
@@ -572,6 +589,7 @@ def test_async_invalidate_cache():
     errand_list("OPEN")
     assert asyncio.run(create_errand()) == "created"
     assert asyncio.iscoroutinefunction(create_errand)
+    assert create_errand.patterns == ["errand_list:*"]
     errand_list("OPEN")
 
     assert counter.calls == 2
