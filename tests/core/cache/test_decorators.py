@@ -5,6 +5,7 @@ import logging
 from types import SimpleNamespace
 
 import pytest
+import redis
 from django.db import transaction
 from django.test import override_settings
 
@@ -14,6 +15,7 @@ from core.cache.invalidation import mark_dirty
 from core.cache.store import get_store
 from core.factories import ErrandFactory
 from errands.models import Errand
+from tests.fixtures.cache import redis_caches
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
 
@@ -237,6 +239,21 @@ def test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name(
         "runam:tests.core.cache.test_decorators."
         "test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name.double:5"
     )
+
+
+def test_cache_result_entry_lives_for_its_timeout(redis_url, settings):
+    # given: the Redis backend
+    settings.CACHES = redis_caches(redis_url)
+
+    @cache_result(timeout=7)
+    def double(value):
+        return value * 2
+
+    # when
+    double(5)
+
+    # then
+    assert 0 < redis.Redis.from_url(redis_url).pttl(double.key(5)) <= 7000
 
 
 @override_settings(CACHE_ENABLED=False)
@@ -592,9 +609,11 @@ def test_async_invalidate_cache():
     errand_list("OPEN")
     assert asyncio.run(create_errand()) == "created"
     assert asyncio.iscoroutinefunction(create_errand)
+    assert create_errand.patterns == ["errand_list:*"]
     errand_list("OPEN")
 
     assert counter.calls == 2
+    assert CacheManager.get_stats()["families"]["errand_list"]["invalidations"] == 1
 
 
 def test_async_invalidate_cache_with_inner_glob_scans():

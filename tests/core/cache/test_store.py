@@ -12,7 +12,7 @@ from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.conf import key_prefix
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, tag_key, with_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
-from tests.fixtures.cache import store_backend
+from tests.fixtures.cache import redis_caches, store_backend
 
 pytestmark = pytest.mark.cluster
 # Relative: the store puts the prefix of the backend under test in front (a hash tag on a cluster).
@@ -631,3 +631,47 @@ def test_info_counts_our_keys_only_and_reports_the_memory_redis_uses(redis_cache
     assert info["keys"] == len(client.keys("runam:*"))
     assert info["memory"] > 0
     assert (info["backend"], info["healthy"], info["error"]) == ("redis", True, None)
+
+
+def test_the_slow_log_shows_the_newest_commands_cut_to_200_characters(redis_cache, redis_url):
+    # given: a store that has checked its server, every command counting as slow, and a long last one
+    store = get_store()
+    store.lookup("user:1")
+    client = redis.Redis.from_url(redis_url)
+    client.config_set("slowlog-log-slower-than", 0)
+    client.slowlog_reset()
+    try:
+        for _ in range(10):
+            client.ping()
+        client.mset({f"otherapp:{n}": "x" * 100 for n in range(5)})
+
+        # when
+        log = store.slowlog(count=2)
+        default = store.slowlog()
+    finally:
+        client.config_set("slowlog-log-slower-than", 10_000)
+
+    # then: newest first (the store's own SLOWLOG LEN, then the MSET)
+    assert log["error"] is None and log["length"] >= 2
+    newest, entry = log["entries"]
+    assert newest["command"] == "SLOWLOG LEN"
+    assert set(entry) == {"id", "start_time", "duration_us", "command"}
+    assert entry["command"].startswith("MSET otherapp:0 xxx") and len(entry["command"]) == 200
+    assert len(default["entries"]) == 5  # what the dashboard shows
+
+
+def test_a_redis_that_refuses_the_slow_log_says_so(redis_url, settings):
+    # given: a Redis user that may not run SLOWLOG, as on some managed services
+    admin = redis.Redis.from_url(redis_url)
+    admin.acl_setuser("limited", enabled=True, passwords=["+secret"], keys=["*"], commands=["+@all", "-slowlog"])
+    host, port = admin.connection_pool.connection_kwargs["host"], admin.connection_pool.connection_kwargs["port"]
+    settings.CACHES = redis_caches(f"redis://limited:secret@{host}:{port}/0")
+    try:
+        # when
+        log = get_store().slowlog()
+    finally:
+        admin.acl_deluser("limited")
+
+    # then
+    assert log["length"] is None and log["entries"] == []
+    assert "slowlog" in log["error"].lower()
