@@ -216,13 +216,16 @@ def is_row_family(family: str) -> bool:
     return family.startswith("@") and ":" in family
 
 
-def tag_key(family: str) -> str:
-    return _bounded(f"{key_prefix()}:_t:{family}")
+def tag_of(family: str) -> tuple[str, str]:
+    """Where a row family's tag lives on Redis: its model's tag hash (`_t:@label`, one key per model) and the row's
+    field in it, which lists the entries that show the row."""
+    label, row = family.split(":", 1)
+    return _bounded(f"{key_prefix()}:_t:{label}"), row
 
 
-def tag_glob(glob: str) -> str:
-    """The tag sets of the row families a glob (relative to the prefix) matches."""
-    return scoped_glob("_t:" + strip_prefix(glob))
+def tag_glob() -> str:
+    """Every tag hash."""
+    return f"{key_prefix()}:_t:*"
 
 
 def stamps_key_of(clock: str) -> str:

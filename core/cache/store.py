@@ -49,7 +49,7 @@ from core.cache.keys import (
     stamps_key_of,
     stats_key,
     tag_glob,
-    tag_key,
+    tag_of,
     type_family,
     with_prefix,
 )
@@ -65,8 +65,8 @@ TIMEOUTS = (RedisTimeout, TimeoutError)
 # What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
 FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
 SCAN_BATCH = 1000
-# A tag set larger than this drops the entries that have expired when an entry is added (store.lua).
-TAG_PRUNE_AT = 1000
+# A row's tag field longer than this (bytes) drops the entries that have expired when an entry is added (store.lua).
+TAG_PRUNE_BYTES = 32768
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -128,7 +128,7 @@ class Moves:
     """What one invalidation moves (GenerationStore._moves)."""
 
     tokens: dict[str, str]  # fresh tokens: the write clocks first, then the generations
-    tags: list[str]  # tag sets whose entries go
+    tags: list[tuple[str, str]]  # the (tag hash, row) fields whose entries go
     fallback: dict[str, str]  # fresh tokens for the clocks' type families, moved only after an eviction (Redis)
     rows: list[str] | None  # a write of known rows: the families it moves, stamped on its clocks; None: whole model
 
@@ -364,8 +364,8 @@ class GenerationStore:
             return self._refuse(ticket, f"{size} bytes, above CACHE_MAX_ENTRY_BYTES ({conf.max_entry_bytes()})")
         gens, tags = self._split(families)
         extra = [name for name in dict.fromkeys(gen_key(family) for family in gens) if name not in ticket.deps]
-        tag_keys = [tag_key(family) for family in tags]
-        if (count := len(ticket.deps) + len(extra) + len(tag_keys)) > conf.max_entry_dependencies():
+        row_tags = [tag_of(family) for family in tags]
+        if (count := len(ticket.deps) + len(extra) + len(row_tags)) > conf.max_entry_dependencies():
             limit = conf.max_entry_dependencies()
             return self._refuse(ticket, f"{count} dependencies, above CACHE_MAX_ENTRY_DEPENDENCIES ({limit})")
         guards = ticket.guards if guarded else {}
@@ -373,7 +373,7 @@ class GenerationStore:
             wanted = {clock_key(label) for label in clocks}
             guards = {name: token for name, token in guards.items() if name in wanted}
         shown = [*gens, *tags]
-        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards, tag_keys, shown), False):
+        if self._call(lambda: self._store(ticket, payload, ttl, extra, guards, row_tags, shown), False):
             return True
         return self._refuse(ticket, "a write raced with the read" if self._healthy else "the cache backend failed")
 
@@ -399,9 +399,10 @@ class GenerationStore:
             moves = self._moves(clocks, families, rows=rows)
             self._call(lambda: self._write("", "", moves), None, invalidates=True)
 
-    # A row's family is a tag on Redis (an entry stored there is added to the row's set, and a write of the row
-    # deletes the set's entries), so a hit reads a number of keys that does not grow with the rows it shows. On
-    # LocMem, where a hit costs no round trip, a row's family stays a generation the entry lists.
+    # A row's family is a tag on Redis (an entry stored there is added to the row's field of its model's tag
+    # hash, and a write of the row deletes the entries the field lists), so a hit reads a number of keys that does
+    # not grow with the rows it shows. On LocMem, where a hit costs no round trip, a row's family stays a generation
+    # the entry lists.
     tags_rows = False
 
     def _split(self, families: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -412,16 +413,16 @@ class GenerationStore:
         return [f for f in families if not is_row_family(f)], [f for f in families if is_row_family(f)]
 
     def _moves(self, clocks: Iterable[str], families: Iterable[str], *, rows: bool = False) -> Moves:
-        """What an invalidation moves: fresh tokens for the clocks (first) and generations; the tag sets whose
+        """What an invalidation moves: fresh tokens for the clocks (first) and generations; the tag fields whose
         entries go; and the fallback, fresh tokens for the type families of the clocks' models, which the write
-        moves only if Redis has evicted keys since that model's last write (a tag set may have gone with them)."""
+        moves only if Redis has evicted keys since that model's last write (a tag hash may have gone with them)."""
         clocks = list(dict.fromkeys(clocks))
         gens, tags = self._split(families)
         tokens = {name: new_token() for name in [*map(clock_key, clocks), *map(gen_key, gens)]}
         fallback = [type_family(label) for label in clocks if label != MANUAL_CLOCK]
         fallback += [queryset_family(label) for label in clocks if label != MANUAL_CLOCK]
         fallback_tokens = {gen_key(family): new_token() for family in fallback} if tags else {}
-        return Moves(tokens, [tag_key(family) for family in tags], fallback_tokens, [*gens, *tags] if rows else None)
+        return Moves(tokens, [tag_of(family) for family in tags], fallback_tokens, [*gens, *tags] if rows else None)
 
     def begin_write(
         self, *, families: Iterable[str] = (), clocks: Iterable[str] = (), rows: bool = False
@@ -480,7 +481,8 @@ class GenerationStore:
         self.bump(families=[family if family is not None else OPERATION_FAMILY], clocks=[MANUAL_CLOCK])
         removed = self._call(lambda: self._sweep(scoped_glob(glob), dry_run=False, internal=False), 0)
         self._call(lambda: self._sweep(generation_glob(glob), dry_run=False), 0, invalidates=True)
-        self._call(lambda: self._sweep(tag_glob(glob), dry_run=False), 0, invalidates=True)
+        # The tag hashes stay (one may name an entry stored meanwhile), but forget the entries the sweep deleted.
+        self._call(self._tidy_tags, None)
         return removed
 
     def count(self, glob: str = "*") -> int:
@@ -578,7 +580,7 @@ class GenerationStore:
         ttl: int,
         extra: list[str],
         guards: dict[str, str | None],
-        tags: list[str],
+        tags: list[tuple[str, str]],
         shown: list[str],
     ) -> bool:
         """Store unless the ticket's generations moved or, for each guard (a clock as the ticket read it), a write
@@ -590,8 +592,8 @@ class GenerationStore:
         raise NotImplementedError
 
     def _write(self, write_id: str, action: str, moves: Moves) -> None:
-        """Atomically: move the generations, delete the entries of the tag sets (and the sets), count the write on
-        each clock (a new token for a write of the whole model, stamps of its families for known rows), and for
+        """Atomically: move the generations, delete the entries the written rows' tag fields list (and the fields),
+        count the write on each clock (a new token for a write of the whole model, stamps of its families for known rows), and for
         action "+" (begin) or "-" (settle), add or lift the write's pending mark on each clock."""
         raise NotImplementedError
 
@@ -600,6 +602,9 @@ class GenerationStore:
 
     def _keys(self, glob: str) -> Iterator[str]:
         raise NotImplementedError
+
+    def _tidy_tags(self) -> None:
+        """Make the tag hashes forget entries that are gone (Redis; LocMem has none)."""
 
     def _remove(self, names: list[str], *, dry_run: bool) -> int:
         raise NotImplementedError
@@ -729,7 +734,7 @@ class LocMemStore(GenerationStore):
         ttl: int,
         extra: list[str],
         guards: dict[str, str | None],
-        tags: list[str],
+        tags: list[tuple[str, str]],
         shown: list[str],
     ) -> bool:
         # No tags here (tags_rows is off): a row's family is one of the generations in `extra`.
@@ -857,6 +862,7 @@ class _Scripts(NamedTuple):
     store: Any
     write: Any
     release: Any
+    tidy: Any
 
 
 class RedisStore(GenerationStore):
@@ -902,6 +908,7 @@ class RedisStore(GenerationStore):
             store=client.register_script("#!lua\n" + clock + (self._SCRIPTS / "store.lua").read_text()),
             write=client.register_script("#!lua flags=allow-oom\n" + clock + (self._SCRIPTS / "write.lua").read_text()),
             release=client.register_script((self._SCRIPTS / "release.lua").read_text()),
+            tidy=client.register_script("#!lua\n" + clock + (self._SCRIPTS / "tidy.lua").read_text()),
         )
 
     def _home(self) -> dict[str, Any]:
@@ -975,16 +982,17 @@ class RedisStore(GenerationStore):
         ttl: int,
         extra: list[str],
         guards: dict[str, str | None],
-        tags: list[str],
+        tags: list[tuple[str, str]],
         shown: list[str],
     ) -> bool:
-        keys = [ticket.key, *ticket.deps, *guards, *map(stamps_key_of, guards), *extra, *tags]
+        keys = [ticket.key, *ticket.deps, *guards, *map(stamps_key_of, guards), *extra, *(tag for tag, _ in tags)]
         expected = [*ticket.deps.values(), *(token or "" for token in guards.values())]
         pending_ms = int(conf.write_pending_ttl() * 1000)
         families = shown if guards else []
-        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), len(tags), TAG_PRUNE_AT]
+        args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), len(tags), TAG_PRUNE_BYTES]
         args += [pending_ms, len(families)]
-        return bool(self.scripts.store(keys=keys, args=[*args, *expected, *families]))
+        rows = [row for _, row in tags]
+        return bool(self.scripts.store(keys=keys, args=[*args, *expected, *rows, *families]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
         # The epoch (recovery, clear_all): one MULTI/EXEC round trip, or one SET for one token. A plain command also
@@ -1006,8 +1014,8 @@ class RedisStore(GenerationStore):
         pending_ms = int(conf.write_pending_ttl() * 1000)
         args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, len(clocks), len(gens), len(moves.tags)]
         args += ["0" if moves.rows is not None else "1", len(rows), *moves.tokens.values(), *moves.fallback.values()]
-        keys = [*clocks, *map(stamps_key_of, clocks), *gens, *moves.tags, *moves.fallback]
-        self.scripts.write(keys=keys, args=[*args, *rows])
+        keys = [*clocks, *map(stamps_key_of, clocks), *gens, *(tag for tag, _ in moves.tags), *moves.fallback]
+        self.scripts.write(keys=keys, args=[*args, *(row for _, row in moves.tags), *rows])
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)
@@ -1019,6 +1027,12 @@ class RedisStore(GenerationStore):
     def _keys(self, glob: str) -> Iterator[str]:
         for name in self.client.scan_iter(match=glob, count=SCAN_BATCH):
             yield _text(name) or ""
+
+    def _tidy_tags(self) -> None:
+        for tag in list(self._keys(tag_glob())):
+            rows = [_text(row) for row, _ in self.client.hscan_iter(tag, count=SCAN_BATCH)]
+            for start in range(0, len(rows), SCAN_BATCH):
+                self.scripts.tidy(keys=[tag], args=rows[start : start + SCAN_BATCH])
 
     def _remove(self, names: list[str], *, dry_run: bool) -> int:
         # UNLINK frees memory off the main thread; its count skips keys that expired since the scan.

@@ -1,7 +1,7 @@
 -- Shared by the scripts that touch write clocks (prepended when they are loaded).
 -- A model's write clock is one hash: field 't' holds its token (new when the clock is created, and at every write
 -- of the whole model: a bulk write, a manual invalidation), 'n' a counter every write of the model increments, 'e'
--- Redis's evicted-keys count at the model's last write that emptied tag sets (write.lua), and every other field a
+-- Redis's evicted-keys count at the model's last write that emptied tag fields (write.lua), and every other field a
 -- pending write's mark: its expiry (ms, server clock), followed by the families it moves for a write of known rows
 -- ("<expiry>\t<family>\t..."); a mark without families holds off every fill of the model. Eviction can only take
 -- the token and the marks together. A missing clock is created with a fresh token and, if Redis has evicted any
@@ -114,13 +114,71 @@ local function drop_expired(key, now)
   end
 end
 
--- Delete the entries a tag set names, and the set.
-local function empty_tag(tag)
-  local entries = redis.call('SMEMBERS', tag)
-  for start = 1, #entries, 1000 do
-    redis.call('UNLINK', unpack(entries, start, math.min(start + 999, #entries)))
+-- A model's tag hash (`_t:<label>`) has one field per row that live entries show: "<expiry ms> <entry>\n" for each
+-- entry stored while showing the row (its expiry on the server's clock). A write of the row deletes those entries
+-- and the field (empty_tag); a store adds its entry to the fields of the rows it shows (add_tag).
+
+-- The entries a field lists, each with its latest expiry.
+local function tag_entries(items)
+  local entries = {}
+  for expiry, entry in string.gmatch(items, '(%d+) ([^\n]+)\n') do
+    local at = tonumber(expiry)
+    if not entries[entry] or entries[entry] < at then
+      entries[entry] = at
+    end
   end
-  redis.call('DEL', tag)
+  return entries
+end
+
+-- Delete the entries a row's field names, and the field.
+local function empty_tag(tag, row)
+  local items = redis.call('HGET', tag, row)
+  if not items then
+    return
+  end
+  local names = {}
+  for entry in pairs(tag_entries(items)) do
+    names[#names + 1] = entry
+  end
+  for start = 1, #names, 1000 do
+    redis.call('UNLINK', unpack(names, start, math.min(start + 999, #names)))
+  end
+  redis.call('HDEL', tag, row)
+end
+
+-- The items of a field without the expired entries (and one item per entry); '' when none is left.
+local function live_items(items, now)
+  local kept = {}
+  for entry, at in pairs(tag_entries(items)) do
+    if at > now then
+      kept[#kept + 1] = at .. ' ' .. entry .. '\n'
+    end
+  end
+  return table.concat(kept)
+end
+
+-- Add `entry` (expiring at `expiry`) to a row's field; a field longer than prune_bytes drops its expired entries
+-- first. The hash lives as long as its longest entry (never shortened).
+local function add_tag(tag, row, entry, expiry, ttl_ms, now, prune_bytes)
+  local items = redis.call('HGET', tag, row) or ''
+  if #items > prune_bytes then
+    items = live_items(items, now)
+  end
+  redis.call('HSET', tag, row, items .. expiry .. ' ' .. entry .. '\n')
+  if redis.call('PTTL', tag) < ttl_ms then  -- a new hash has none (-1)
+    redis.call('PEXPIRE', tag, ttl_ms)
+  end
+end
+
+-- Drop the fields of `count` random rows whose entries have all expired: rows no live entry shows any more leave
+-- the hash at about the rate stores add them, so a busy model's hash does not grow with every row ever shown.
+local function sweep_tag(tag, count, now)
+  local sample = redis.call('HRANDFIELD', tag, count, 'WITHVALUES')
+  for i = 1, #sample, 2 do
+    if live_items(sample[i + 1], now) == '' then
+      redis.call('HDEL', tag, sample[i])
+    end
+  end
 end
 
 local function mget(keys, first, last)

@@ -6,14 +6,16 @@
 -- A ticket older than the pending TTL is refused: a write that began meanwhile and never settled has let its mark
 -- expire.
 -- Every generation and clock the entry lists is made to live at least as long as the entry (never shortened):
--- a key a read created goes when the last entry that needs it goes. The entry is added to the tag set of every row
--- it shows (a write of the row deletes the set's entries), which lives as long as its longest entry.
+-- a key a read created goes when the last entry that needs it goes. The entry is added to the tag field of every row
+-- it shows (a write of the row deletes the entries its field lists; clock.lua), and a few random fields whose
+-- entries have all expired leave each tag hash it touches.
 -- KEYS[1] entry; then ndeps generations from the ticket, nguards write clocks, their nguards stamp hashes, the
--- extra generations, and ntags tag sets (last).
+-- extra generations, and ntags tag hashes (last; one per row shown, so a hash may repeat).
 -- ARGV[1] ndeps; ARGV[2] nguards; ARGV[3] payload; ARGV[4] entry TTL ms; ARGV[5] fresh token for missing extra
--- generations; ARGV[6] ntags; ARGV[7] the size above which a tag set drops its expired entries; ARGV[8] the pending
--- TTL ms; ARGV[9] nfamilies; ARGV[10 ..] the ticket's tokens for the deps, then its clock values for the guards
--- ("<token> <counter> <ms>"), then the nfamilies families the entry lists (generations and tags).
+-- generations; ARGV[6] ntags; ARGV[7] the length (bytes) above which a tag field drops its expired entries; ARGV[8]
+-- the pending TTL ms; ARGV[9] nfamilies; ARGV[10 ..] the ticket's tokens for the deps, then its clock values for the
+-- guards ("<token> <counter> <ms>"), then the ntags rows (the fields in the tag hashes, in order), then the
+-- nfamilies families the entry lists (generations and tags).
 local ndeps, nguards, ntags = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[6])
 local pending_ms, nfamilies = tonumber(ARGV[8]), tonumber(ARGV[9])
 local ttl = ARGV[4]
@@ -83,19 +85,14 @@ for i = 2, last_extra do
   end
 end
 redis.call('SET', KEYS[1], table.concat(header, '\t') .. '\n' .. ARGV[3], 'PX', ttl)
-local prune_at = tonumber(ARGV[7])
+local prune_bytes, now = tonumber(ARGV[7]), now_ms()
+local expiry, first_row, swept = now + tonumber(ttl), #ARGV - nfamilies - ntags, {}
 for i = last_extra + 1, #KEYS do
   local tag = KEYS[i]
-  redis.call('SADD', tag, KEYS[1])
-  if redis.call('PTTL', tag) < tonumber(ttl) then  -- a new set has none (-1)
-    redis.call('PEXPIRE', tag, ttl)
-  end
-  if redis.call('SCARD', tag) > prune_at then
-    for _, entry in ipairs(redis.call('SMEMBERS', tag)) do
-      if redis.call('EXISTS', entry) == 0 then
-        redis.call('SREM', tag, entry)
-      end
-    end
+  add_tag(tag, ARGV[first_row + i - last_extra], KEYS[1], expiry, tonumber(ttl), now, prune_bytes)
+  if not swept[tag] then
+    swept[tag] = true
+    sweep_tag(tag, 2, now)
   end
 end
 return 1

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from core.cache.keys import clock_key, epoch_key, gen_key, make_key, stamps_key_of, tag_key
+from core.cache.keys import clock_key, epoch_key, gen_key, make_key, stamps_key_of, tag_of
 from core.cache.store import get_store
 
 LABEL = "shop.item"
@@ -30,7 +30,7 @@ def force_an_eviction(client) -> None:
     assert client.info("stats")["evicted_keys"] > 0
 
 
-@pytest.mark.parametrize("lost", ["clock", "row tag set", "family generation", "epoch"])
+@pytest.mark.parametrize("lost", ["clock", "row tag hash", "family generation", "epoch"])
 def test_bookkeeping_lost_between_a_fills_ticket_and_its_store_refuses_the_store(restartable_redis, lost):
     # given: a guarded fill has read its ticket
     client = restartable_redis.client()
@@ -39,7 +39,7 @@ def test_bookkeeping_lost_between_a_fills_ticket_and_its_store_refuses_the_store
     found = store.lookup(KEY, clocks=[LABEL])
     name = {
         "clock": clock_key(LABEL),
-        "row tag set": tag_key(row(1)),
+        "row tag hash": tag_of(row(1))[0],
         "family generation": gen_key("item_page"),
         "epoch": epoch_key(),
     }[lost]
@@ -48,8 +48,8 @@ def test_bookkeeping_lost_between_a_fills_ticket_and_its_store_refuses_the_store
     client.delete(name)
     stored = store.store(found.ticket, "value", 60, families=[row(1)], guarded=True)
 
-    # then: refused, or, for a tag set (which the store creates again), stored and reached by the row's next write
-    if lost == "row tag set":
+    # then: refused, or, for a tag hash (which the store creates again), stored and reached by the row's next write
+    if lost == "row tag hash":
         assert stored
         store.bump(families=[row(1)], clocks=[LABEL])
         assert not store.lookup(KEY).hit
@@ -76,7 +76,7 @@ def test_stamps_lost_after_a_write_refuse_the_fills_whose_tickets_are_older(rest
     assert store.store(again.ticket, "read after", 60, families=[row(1)], guarded=True)
 
 
-def test_a_tag_set_evicted_after_the_store_falls_back_to_the_type_family_at_the_next_write(restartable_redis):
+def test_a_tag_hash_evicted_after_the_store_falls_back_to_the_type_family_at_the_next_write(restartable_redis):
     # given: an entry showing row 1 (listing the model's type family, as every entry showing a row does)
     client = restartable_redis.client()
     store = get_store()
@@ -86,12 +86,12 @@ def test_a_tag_set_evicted_after_the_store_falls_back_to_the_type_family_at_the_
     store.bump(families=[row(2)], clocks=[LABEL])
     assert store.lookup(KEY).hit  # a write of a row the entry does not show leaves it alone
 
-    # when: Redis evicts keys, the row's tag set among them, and then a row of the model is written
+    # when: Redis evicts keys, the model's tag hash among them, and then a row of the model is written
     force_an_eviction(client)
-    client.delete(tag_key(row(1)))
+    client.delete(tag_of(row(1))[0])
     store.bump(families=[row(2)], clocks=[LABEL])
 
-    # then: the write could not know which entries the lost set named, so every entry showing the model goes
+    # then: the write could not know which entries the lost hash named, so every entry showing the model goes
     assert not store.lookup(KEY).hit
 
 

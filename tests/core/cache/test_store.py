@@ -10,7 +10,7 @@ from django.core.cache import caches
 
 from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.conf import key_prefix
-from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, tag_key, with_prefix
+from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, tag_of, with_prefix
 from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
 from tests.fixtures.cache import redis_caches, store_backend
 
@@ -59,9 +59,13 @@ def test_entry_lists_the_generations_it_was_computed_under(cache_backend):
         row = gen_key("@accounts.user:5")
         assert deps == {**found.ticket.deps, **model, row: str(raw(row))}
     else:
-        # on Redis a row's family is a tag: the row's set names the entry, and a hit reads no key per row
+        # on Redis a row's family is a tag: the row's field in its model's tag hash names the entry, and a hit
+        # reads no key per row
         assert deps == {**found.ticket.deps, **model}
-        assert get_store().client.smembers(tag_key("@accounts.user:5")) == {with_prefix(KEY).encode()}
+        tag, row = tag_of("@accounts.user:5")
+        expiry, entry = get_store().client.hget(tag, row).decode().rstrip("\n").split(" ")
+        assert entry == with_prefix(KEY)
+        assert 0 < int(expiry) - time.time() * 1000 <= 60_000
 
 
 @pytest.mark.parametrize("family", ["user", "user:42", "user:42:profile"])
@@ -228,6 +232,22 @@ def test_delete_pattern_bumps_the_family_so_other_tickets_go_stale(cache_backend
     assert not store.store(found.ticket, "computed before the delete", 60)
 
 
+def test_delete_pattern_leaves_the_tags_of_the_entries_it_keeps(redis_cache):
+    # given: an entry the pattern matches showing row 1, one it does not match showing row 2
+    fill(make_key("report:{{id}}", {"id": 1}), families=["@accounts.user:1"])
+    fill(make_key("board:{{id}}", {"id": 1}), families=["@accounts.user:2"])
+    store = get_store()
+    tag, _ = tag_of("@accounts.user:1")
+
+    # when
+    store.delete_pattern("report:*")
+
+    # then: row 1's field forgot the deleted entry; row 2's still names the kept one, which a write of row 2 reaches
+    assert store.client.hkeys(tag) == [b"2"]
+    store.bump(families=["@accounts.user:2"], clocks=["accounts.user"], rows=True)
+    assert not store.lookup(make_key("board:{{id}}", {"id": 1})).hit
+
+
 def test_clear_all_only_touches_our_prefix(cache_backend):
     # given: a key that belongs to someone else on the same backend
     _fill_many()
@@ -369,6 +389,67 @@ def test_a_redis_hit_reads_the_same_keys_however_many_rows_the_entry_shows(redis
     assert hit.hit
     assert redis_round_trips.count == 1
     assert read == [[epoch_key(), *(gen_key(f) for f in ("user", "user:42", "user:42:profile", "@accounts.user"))]]
+
+
+def _tag_keys() -> list[str]:
+    return sorted(name.decode() for name in get_store().client.scan_iter(match=f"{key_prefix()}:_t:*"))
+
+
+def test_the_rows_an_entry_shows_cost_one_tag_key_per_model_on_redis(redis_cache):
+    # given: two entries showing 50 user rows and 3 errand rows between them
+    fill(families=[*(f"@accounts.user:{n}" for n in range(50)), "@errands.errand:1", "@errands.errand:2"])
+    fill("other:key", families=["@accounts.user:7", "@errands.errand:3"])
+
+    # then: one tag hash per model, a field per row
+    assert _tag_keys() == [tag_of("@accounts.user:0")[0], tag_of("@errands.errand:0")[0]]
+    assert get_store().client.hlen(tag_of("@accounts.user:0")[0]) == 50
+
+    # when: row 7 is written
+    get_store().bump(families=["@accounts.user:7"], clocks=["accounts.user"], rows=True)
+
+    # then: both entries showing it go, and its field with them; the other rows keep theirs
+    assert not get_store().lookup(KEY).hit
+    assert not get_store().lookup("other:key").hit
+    assert get_store().client.hlen(tag_of("@accounts.user:0")[0]) == 49
+
+
+def test_a_write_of_a_row_leaves_entries_that_do_not_show_it(redis_cache):
+    fill(families=["@accounts.user:1"])
+    fill("other:key", families=["@accounts.user:2"])
+
+    get_store().bump(families=["@accounts.user:2"], clocks=["accounts.user"], rows=True)
+
+    assert get_store().lookup(KEY).hit
+    assert not get_store().lookup("other:key").hit
+
+
+def test_a_store_drops_tag_fields_whose_entries_have_all_expired(redis_cache):
+    # given: a field whose only entry expired long ago (as a row no live entry shows any more leaves it)
+    store = get_store()
+    tag, _ = tag_of("@accounts.user:1")
+    store.client.hset(tag, "99", f"1000 {with_prefix('gone:key')}\n")
+
+    # when: an entry showing row 1 of the model is stored (the hash now has two fields; the store samples two)
+    fill(families=["@accounts.user:1"])
+
+    # then: the dead field went, the live one stayed
+    assert sorted(store.client.hkeys(tag)) == [b"1"]
+
+
+def test_a_long_tag_field_drops_its_expired_entries_when_an_entry_is_added(redis_cache):
+    # given: row 1's field lists thousands of entries that have expired, and one that has not
+    store = get_store()
+    tag, row = tag_of("@accounts.user:1")
+    later = int(time.time() * 1000) + 600_000
+    dead = "".join(f"1000 {with_prefix(f'gone:{n}')}\n" for n in range(2000))
+    store.client.hset(tag, row, dead + f"{later} {with_prefix('alive:key')}\n")
+
+    # when
+    fill(families=["@accounts.user:1"])
+
+    # then: only the live entries are left (the one already there, and the new one)
+    items = store.client.hget(tag, row).decode().splitlines()
+    assert sorted(item.split(" ")[1] for item in items) == [with_prefix("alive:key"), with_prefix(KEY)]
 
 
 def test_a_hit_checks_every_generation_its_header_lists_not_only_those_remembered(redis_cache):
