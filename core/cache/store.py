@@ -593,8 +593,8 @@ class GenerationStore:
 
     def _write(self, write_id: str, action: str, moves: Moves) -> None:
         """Atomically: move the generations, delete the entries the written rows' tag fields list (and the fields),
-        count the write on each clock (a new token for a write of the whole model, stamps of its families for known rows), and for
-        action "+" (begin) or "-" (settle), add or lift the write's pending mark on each clock."""
+        count the write on each clock (a new token for a write of the whole model, stamps of its families for known
+        rows), and for action "+" (begin) or "-" (settle), add or lift the write's pending mark on each clock."""
         raise NotImplementedError
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
