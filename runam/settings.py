@@ -192,8 +192,14 @@ REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=bool(REDIS_CLUSTER_NODES))
 if REDIS_CLUSTER and not (REDIS_URL or REDIS_CLUSTER_NODES):
     raise environ.ImproperlyConfigured("REDIS_CLUSTER=true needs REDIS_URL (one node) or REDIS_CLUSTER_NODES")
 if REDIS_CLUSTER and (not CACHE_KEY_PREFIX or set(CACHE_KEY_PREFIX) & set("{}")):
-    # On a cluster the prefix becomes the hash tag `{prefix}` of every key (core/cache/conf.py, key_prefix).
+    # On a cluster the prefix becomes the hash tag of each partition, `{prefix.n}` (core/cache/partitions.py).
     raise environ.ImproperlyConfigured("CACHE_KEY_PREFIX must be non-empty and without { or } on a Redis Cluster")
+# Partitions the cache's keys are spread over, each under a hash tag of its own (docs/caching.md, "Design:
+# partitions"); 0: the default, 1 on a single Redis and 12 on a cluster. The same on every host.
+CACHE_PARTITIONS = env.int("CACHE_PARTITIONS", default=0)
+# Which partition holds an entry: "process" (each process its own copy of a key: a hot key loads every master) or
+# "key" (one copy, one partition per key).
+CACHE_PARTITION_BY = env.str("CACHE_PARTITION_BY", default="process")
 # Seconds a family generation / write clock lives; losing one costs a miss, never a stale read.
 CACHE_GENERATION_TTL = env.int("CACHE_GENERATION_TTL", default=7 * 24 * 3600)
 # Seconds concurrent misses on one key wait for the first caller's value before computing it themselves.

@@ -31,17 +31,33 @@ def on_cluster() -> bool:
 
 
 def key_prefix() -> str:
-    """The head of every key. On a cluster it is a hash tag, `{runam}`: every key then hashes to one slot, which the
-    scripts need (each reads several keys, and a script's keys must share a slot). keys.py percent-encodes `{` and
-    `}` everywhere else, so no other tag can appear. One slot is one master: a failover moves the whole cache to its
-    replica, but the load is not spread over the masters (docs/scale-out.md)."""
-    prefix = configured_key_prefix()
-    return f"{{{prefix}}}" if on_cluster() else prefix
-
-
-def configured_key_prefix() -> str:
-    """CACHE_KEY_PREFIX as set, without the hash tag's braces a cluster adds."""
+    """The head of every key as callers see it (make_key, `.key()`, logs, globs): CACHE_KEY_PREFIX. Where a key lives
+    on Redis is the store's business: on a cluster, or with several partitions, it puts the key under its partition's
+    head instead (core/cache/partitions.py), e.g. `{runam.17}:errand:5`."""
     return getattr(settings, "CACHE_KEY_PREFIX", "runam")
+
+
+# Partitions on a cluster unless CACHE_PARTITIONS says otherwise: four per master of the smallest cluster (3 masters),
+# so that every master keeps several partitions when masters are added.
+CLUSTER_PARTITIONS_DEFAULT = 12
+PARTITION_MODES = ("key", "process")
+
+
+def partitions() -> int:
+    """How many partitions the cache's keys are spread over (docs/caching.md, "Design: partitions"): 1 on local
+    memory and, by default, on a single Redis; CLUSTER_PARTITIONS_DEFAULT on a cluster. Every host of a deployment
+    must use the same number (a write reaches the partitions its process knows of)."""
+    if backend_name() != "redis":
+        return 1
+    count = int(getattr(settings, "CACHE_PARTITIONS", 0) or 0)
+    return max(count, 1) if count else (CLUSTER_PARTITIONS_DEFAULT if on_cluster() else 1)
+
+
+def partition_by() -> str:
+    """Which partition holds an entry: "key" (a hash of its key) or "process" (a hash of its key, offset by the
+    process's home: each process reads and fills its own copy of a key)."""
+    mode = getattr(settings, "CACHE_PARTITION_BY", "process") or "process"
+    return mode if mode in PARTITION_MODES else "process"
 
 
 def default_timeout() -> int:

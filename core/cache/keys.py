@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
-from core.cache.conf import configured_key_prefix, key_prefix
+from core.cache.conf import key_prefix
 
 MAX_KEY_LENGTH = 250
 # The write clock of invalidations that name no model (CacheManager.invalidate, clear_cache): guarded fills watch it.
@@ -162,12 +162,8 @@ def get_cache_key(*parts: Any) -> str:
 
 
 def strip_prefix(key: str) -> str:
-    # On a cluster keys carry the prefix as a hash tag (`{runam}:`); a caller who writes it as configured (`runam:`)
-    # still names our key, as on a single Redis.
-    for head in (key_prefix() + ":", configured_key_prefix() + ":"):
-        if key.startswith(head):
-            return key[len(head) :]
-    return key
+    head = key_prefix() + ":"
+    return key[len(head) :] if key.startswith(head) else key
 
 
 def with_prefix(key: str) -> str:
@@ -237,6 +233,11 @@ def stamps_key_of(clock: str) -> str:
 def generation_glob(glob: str) -> str:
     """The generations of the families a glob (relative to the prefix) matches, as a glob over the keyspace."""
     return scoped_glob("_g:" + strip_prefix(glob))
+
+
+def homes_key() -> str:
+    """A counter each process increments once to pick its home among the partitions (store.py)."""
+    return f"{key_prefix()}:_homes"
 
 
 def runid_key() -> str:

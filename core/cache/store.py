@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import secrets
 import threading
 import time
+import zlib
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +24,10 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django_redis.exceptions import ConnectionInterrupted
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from core.cache import conf
+from core.cache import conf, partitions
 from core.cache.conf import key_prefix
 from core.cache.journal import Journal
 from core.cache.journal import default_path as journal_path
@@ -39,6 +41,7 @@ from core.cache.keys import (
     gen_key,
     generation_glob,
     glob_regex,
+    homes_key,
     is_internal,
     is_row_family,
     lock_key,
@@ -93,6 +96,7 @@ class Ticket:
     deps: dict[str, str]  # generation key -> token
     guards: dict[str, str | None] = field(default_factory=dict)  # write clock key -> token (None: absent)
     started: float = field(default_factory=time.time)  # when the generations and clocks were read
+    partition: int = 0  # where the entry and everything it read live (the names above are as callers see them)
 
 
 @dataclass
@@ -490,7 +494,8 @@ class GenerationStore:
 
     def families(self) -> list[str]:
         """The first segments of the entries under our prefix (bookkeeping keys left out): what a glob can match."""
-        names = self._call(lambda: [name for name in self._keys(scoped_glob("*")) if not is_internal(name)], [])
+        names = self._call(lambda: [self._logical(name) for name in self._keys(scoped_glob("*"))], [])
+        names = [name for name in names if not is_internal(name)]
         return sorted({family_of(name) for name in names})
 
     def clear_all(self, *, dry_run: bool = False) -> int:
@@ -503,7 +508,7 @@ class GenerationStore:
     def acquire(self, key: str, ttl_ms: int) -> bool:
         token = new_token()
         # Down: nobody can hold the lock, and waiting would only delay the caller's own computation.
-        acquired = self._call(lambda: self._acquire(lock_key(with_prefix(key)), token, ttl_ms), True)
+        acquired = self._call(lambda: self._acquire(with_prefix(key), token, ttl_ms), True)
         if acquired:
             self._held_tokens()[key] = token
         return acquired
@@ -511,7 +516,7 @@ class GenerationStore:
     def release(self, key: str) -> None:
         token = self._held_tokens().pop(key, None)
         if token is not None:
-            self._call(lambda: self._release(lock_key(with_prefix(key)), token), None)
+            self._call(lambda: self._release(with_prefix(key), token), None)
 
     def _held_tokens(self) -> dict[str, str]:
         # Per thread: a lock is released by the thread that took it, and only while it still holds our token.
@@ -601,7 +606,17 @@ class GenerationStore:
         raise NotImplementedError
 
     def _keys(self, glob: str) -> Iterator[str]:
+        """The names of the keys a glob (over the keyspace as callers see it: scoped_glob) matches, as stored."""
         raise NotImplementedError
+
+    def _logical(self, name: str) -> str:
+        """A stored key's name as callers see it (under key_prefix())."""
+        return name
+
+    def stored_name(self, name: str, *, entry: str | None = None) -> str:
+        """Where `name` (a key as callers see it: an entry, a generation, a clock) is stored: in the partition of
+        entry `entry` for this process, or the first partition. For tools and tests that read Redis directly."""
+        return with_prefix(name)
 
     def _tidy_tags(self) -> None:
         """Make the tag hashes forget entries that are gone (Redis; LocMem has none)."""
@@ -609,10 +624,11 @@ class GenerationStore:
     def _remove(self, names: list[str], *, dry_run: bool) -> int:
         raise NotImplementedError
 
-    def _acquire(self, name: str, token: str, ttl_ms: int) -> bool:
+    def _acquire(self, key: str, token: str, ttl_ms: int) -> bool:
+        """Take the single-flight lock of entry `key`."""
         raise NotImplementedError
 
-    def _release(self, name: str, token: str) -> None:
+    def _release(self, key: str, token: str) -> None:
         raise NotImplementedError
 
     def _info(self) -> tuple[int | None, int | None]:
@@ -627,10 +643,11 @@ class GenerationStore:
         batch: list[str] = []
         total = 0
         for name in self._keys(glob):
+            logical = self._logical(name)
             if (
-                name in keep
-                or name.startswith((clock_head, stamps_head))
-                or (not internal and name.startswith(internal_head))
+                logical in keep
+                or logical.startswith((clock_head, stamps_head))
+                or (not internal and logical.startswith(internal_head))
             ):
                 continue
             batch.append(name)
@@ -845,13 +862,13 @@ class LocMemStore(GenerationStore):
             self.cache.delete_many(names)
         return len(names)
 
-    def _acquire(self, name: str, token: str, ttl_ms: int) -> bool:
-        return bool(self.cache.add(name, token, max(ttl_ms, 1) / 1000))
+    def _acquire(self, key: str, token: str, ttl_ms: int) -> bool:
+        return bool(self.cache.add(lock_key(key), token, max(ttl_ms, 1) / 1000))
 
-    def _release(self, name: str, token: str) -> None:
+    def _release(self, key: str, token: str) -> None:
         with self._write_lock:
-            if self.cache.get(name) == token:
-                self.cache.delete(name)
+            if self.cache.get(lock_key(key)) == token:
+                self.cache.delete(lock_key(key))
 
     def _info(self) -> tuple[int | None, int | None]:
         return sum(1 for _ in self._keys(scoped_glob("*"))), None
@@ -866,7 +883,12 @@ class _Scripts(NamedTuple):
 
 
 class RedisStore(GenerationStore):
-    """django-redis: the raw redis-py client for scripts and pipelines, one round trip per operation."""
+    """django-redis: the raw redis-py client for scripts and pipelines, one round trip per operation.
+
+    With several partitions (docs/caching.md, "Design: partitions") an entry and everything its hit, its ticket and
+    its store read live in one partition; every invalidation goes to all of them, one script per partition, pipelined
+    (a cluster pipeline sends each master its share in one round trip). Names come in as callers see them
+    (`runam:_g:user`) and are put under the partition's head here (`_at`)."""
 
     backend = "redis"
     tags_rows = True
@@ -877,6 +899,13 @@ class RedisStore(GenerationStore):
         self._connection: tuple[Any, _Scripts] | None = None
         self._connect_lock = threading.Lock()
         self._headers = _Headers(conf.headers_remembered())
+        self._heads = partitions.current()
+        self._cut = len(key_prefix())
+        # One partition under the prefix itself (a single Redis): every name is stored as given, at no cost.
+        self._plain = self._heads == (key_prefix(),)
+        self._by_process = conf.partition_by() == "process"
+        self._order: tuple[int, ...] = tuple(range(len(self._heads)))  # the partitions, masters taking turns
+        self._home = 0
 
     @property
     def client(self) -> Any:
@@ -895,8 +924,53 @@ class RedisStore(GenerationStore):
             with self._connect_lock:
                 if self._connection is None:
                     client = self.cache.client.get_client(write=True)
-                    self._connection = (client, self._register(client))
+                    scripts = self._register(client)
+                    if len(self._heads) > 1 and self._by_process:
+                        self._order, self._home = self._placement(client)
+                    self._connection = (client, scripts)
         return self._connection
+
+    def _placement(self, client: Any) -> tuple[tuple[int, ...], int]:
+        """The partitions in an order where consecutive ones are on different masters (each master's partitions in
+        turn), and this process's home: the next number of a counter every process increments once, so that the
+        processes of a deployment take the masters in turn (a random one if the counter does not answer: balance
+        only, never freshness, depends on it)."""
+        by_node: dict[str, list[int]] = {}
+        for index, head in enumerate(self._heads):
+            node = client.get_node_from_key(head).name if isinstance(client, RedisCluster) else ""
+            by_node.setdefault(node, []).append(index)
+        columns = list(by_node.values())
+        order = [column[row] for row in range(max(map(len, columns))) for column in columns if row < len(column)]
+        try:
+            home = int(client.incr(self._at(homes_key(), 0)))
+        except BACKEND_ERRORS:
+            home = random.randrange(len(order))
+        return tuple(order), home
+
+    def _partition(self, key: str) -> int:
+        """The partition of entry `key` (a name as callers see it) for this process."""
+        if len(self._heads) == 1:
+            return 0
+        spot = zlib.crc32(key.encode())
+        if self._by_process:
+            self._connected()  # the order and the home come with the connection
+            return self._order[(spot + self._home) % len(self._order)]
+        return spot % len(self._heads)
+
+    def _at(self, name: str, partition: int) -> str:
+        """Where a name (under key_prefix()) lives in a partition."""
+        return name if self._plain else self._heads[partition] + name[self._cut :]
+
+    def stored_name(self, name: str, *, entry: str | None = None) -> str:
+        return self._at(with_prefix(name), self._partition(with_prefix(entry)) if entry is not None else 0)
+
+    def _logical(self, name: str) -> str:
+        if self._plain:
+            return name
+        for head in self._heads:
+            if name.startswith(head + ":"):
+                return key_prefix() + name[len(head) :]
+        return name
 
     def _register(self, client: Any) -> _Scripts:
         # register_script keeps the SHA and sends EVALSHA; the source goes over the wire only after NOSCRIPT.
@@ -911,46 +985,96 @@ class RedisStore(GenerationStore):
             tidy=client.register_script("#!lua\n" + clock + (self._SCRIPTS / "tidy.lua").read_text()),
         )
 
-    def _home(self) -> dict[str, Any]:
-        """Where a command about the server (INFO, SLOWLOG) must go: on a cluster, the master that serves our hash
-        tag, which holds every key of ours (a RedisCluster sends such commands to an arbitrary default node); a single
-        Redis needs no target."""
+    def _everywhere(self, script: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run a script once per (keys, args), pipelined: on a cluster each master gets its share in one round trip.
+        Raises if any call failed (after all were sent): the caller counts the whole as not done."""
+        if len(calls) == 1:
+            keys, args = calls[0]
+            return [script(keys=keys, args=args)]
+        if not isinstance(self.client, RedisCluster):
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                script(keys=keys, args=args, client=pipe)  # a plain pipeline loads a missing script itself
+            return pipe.execute()
+        for attempt in (1, 2):
+            # redis-py refuses `evalsha` on a cluster pipeline (it cannot load a missing script there), not the
+            # command: each EVALSHA goes to the master of its keys' slot like any other keyed command.
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            try:
+                return pipe.execute()
+            except NoScriptError:
+                # A master that never ran this script (new, or a replica promoted since) refuses its EVALSHA.
+                # SCRIPT LOAD goes to every master; then once more.
+                if attempt == 2:
+                    raise
+                self.client.script_load(script.script)
+        raise AssertionError("unreachable")
+
+    def _masters(self) -> dict[str, Any]:
+        """Where a command about the server (INFO, SLOWLOG) must go: every master (a RedisCluster would send it to one
+        arbitrary default node); a single Redis needs no target."""
         if isinstance(self.client, RedisCluster):
-            return {"target_nodes": self.client.get_node_from_key(epoch_key())}
+            return {"target_nodes": RedisCluster.PRIMARIES}
         return {}
+
+    def _per_master(self, reply: Any) -> list[Any]:
+        """A reply to a command sent to _masters(), one item per master."""
+        return list(reply.values()) if self._masters() else [reply]
 
     def _check_server(self) -> None:
         """A Redis that restarted from a snapshot brings back entries whose invalidation may have been lost by a
         process that has since exited (nobody owes the epoch bump any more). Its run_id changes on every start:
-        when it differs from the one recorded by the last process that checked, bump the epoch. On a cluster this is
-        the run_id of the master serving our slot: a replica that a failover promoted has its own, so the epoch moves
-        then too (the old master may have acknowledged bumps it never passed on)."""
-        run_id = self.client.info("server", **self._home()).get("run_id", "")
-        seen = _text(self.client.get(runid_key()))
-        if seen != run_id:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.set(epoch_key(), new_token())
-            pipe.set(runid_key(), run_id)
-            pipe.execute()
-            if seen is not None:
-                log.warning("redis restarted (run_id changed): epoch bumped, entries from before are not served")
+        when it differs from the one recorded by the last process that checked, bump the epoch. Per partition: the
+        run_id is that of the master serving the partition, and the record and the epoch are the partition's. A
+        replica that a failover promoted has its own run_id, so the epochs of the partitions it took over move then
+        (the old master may have acknowledged bumps it never passed on); the other partitions keep their entries."""
+        run_ids = self._run_ids()
+        seen = [_text(value) for value in self._mget([self._at(runid_key(), p) for p in range(len(self._heads))])]
+        for partition, (recorded, run_id) in enumerate(zip(seen, run_ids, strict=True)):
+            if recorded != run_id:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.set(self._at(epoch_key(), partition), new_token())
+                pipe.set(self._at(runid_key(), partition), run_id)
+                pipe.execute()
+                if recorded is not None:
+                    log.warning("redis restarted (run_id changed): epoch bumped, entries from before are not served")
         self._server_checked = True
 
+    def _run_ids(self) -> list[str]:
+        """The run_id of the master serving each partition."""
+        if not isinstance(self.client, RedisCluster):
+            return [self.client.info("server").get("run_id", "")] * len(self._heads)
+        by_node = self.client.info("server", target_nodes=RedisCluster.PRIMARIES)
+        return [by_node[self.client.get_node_from_key(head).name].get("run_id", "") for head in self._heads]
+
+    def _mget(self, names: list[str]) -> list[Any]:
+        """MGET of names in any slots (a cluster splits it per slot)."""
+        return self.client.mget_nonatomic(names) if isinstance(self.client, RedisCluster) else self.client.mget(names)
+
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
-        if read_entry and (payload := self._hit(key, gens)) is not None:
-            return Lookup(hit=True, payload=payload, ticket=None)
+        partition = self._partition(key)
+        if read_entry:
+            payload = self._hit(self._at(key, partition), [self._at(name, partition) for name in gens])
+            if payload is not None:
+                return Lookup(hit=True, payload=payload, ticket=None)
         pending_ms = int(conf.write_pending_ttl() * 1000)
         args = [len(gens), new_token(), conf.FILL_WINDOW * 1000, pending_ms]
-        data = self.scripts.lookup(keys=[*gens, *clocks], args=args)
+        data = self.scripts.lookup(keys=[self._at(name, partition) for name in (*gens, *clocks)], args=args)
         values = dict(zip([*gens, *clocks], (_text(value) for value in data), strict=True))
-        return self._ticket(key, gens, clocks, values)
+        found = self._ticket(key, gens, clocks, values)
+        if found.ticket is not None:
+            found.ticket.partition = partition
+        return found
 
     def _hit(self, key: str, gens: list[str]) -> str | None:
         """The entry's payload if it validates, in one round trip of plain commands: a GET of the entry and an MGET
         of the generations its header lists, which this process remembers from the entry's last read (the first
         read of a key, or a header that changed, costs a second MGET). No script: Lua copies the payload twice
         and costs about ten times a GET of the same bytes. The two reads need not be atomic: tokens never repeat,
-        so a generation that still holds the entry's token at the MGET held it ever since the entry was stored."""
+        so a generation that still holds the entry's token at the MGET held it ever since the entry was stored.
+        Names as stored (one partition's)."""
         known = self._headers.get(key) or gens
         pipe = self.client.pipeline(transaction=False)
         pipe.get(key)
@@ -966,12 +1090,7 @@ class RedisStore(GenerationStore):
         deps, payload = parsed
         current = dict(zip(known, (_text(token) for token in tokens), strict=True))
         if unread := [name for name in deps if name not in current]:
-            found = (
-                self.client.mget_nonatomic(unread)
-                if isinstance(self.client, RedisCluster)
-                else self.client.mget(unread)
-            )
-            current.update(zip(unread, (_text(token) for token in found), strict=True))
+            current.update(zip(unread, (_text(token) for token in self._mget(unread)), strict=True))
         self._headers.put(key, list(deps))
         return payload if self._valid(deps, current) else None
 
@@ -992,19 +1111,24 @@ class RedisStore(GenerationStore):
         args = [len(ticket.deps), len(guards), payload, ttl * 1000, new_token(), len(tags), TAG_PRUNE_BYTES]
         args += [pending_ms, len(families)]
         rows = [row for _, row in tags]
+        keys = [self._at(name, ticket.partition) for name in keys]
         return bool(self.scripts.store(keys=keys, args=[*args, *expected, *rows, *families]))
 
     def _set_tokens(self, tokens: dict[str, str], *, ttl: int | None) -> None:
-        # The epoch (recovery, clear_all): one MULTI/EXEC round trip, or one SET for one token. A plain command also
-        # lets a cluster client re-read the slot map after a failover; its MULTI/EXEC never does (redis-py 8.1), and
-        # recovery's bump is the only call a process that owes one makes: it would stay down for good.
-        if len(tokens) == 1:
+        # The epoch (recovery, clear_all), in every partition. One partition: one MULTI/EXEC round trip, or one SET for
+        # one token. Plain commands also let a cluster client re-read the slot map after a failover; its MULTI/EXEC
+        # never does (redis-py 8.1), and recovery's bump is the only call a process that owes one makes: it would
+        # stay down for good. Several partitions: a pipeline without MULTI, one round trip per master; a SET that
+        # failed raises after the others were sent, and the bump counts as not done (still owed).
+        px = ttl * 1000 if ttl else None
+        if len(tokens) == 1 and len(self._heads) == 1:
             [(name, token)] = tokens.items()
-            self.client.set(name, token, px=ttl * 1000 if ttl else None)
+            self.client.set(self._at(name, 0), token, px=px)
             return
-        pipe = self.client.pipeline(transaction=True)
-        for name, token in tokens.items():
-            pipe.set(name, token, px=ttl * 1000 if ttl else None)
+        pipe = self.client.pipeline(transaction=len(self._heads) == 1)
+        for partition in range(len(self._heads)):
+            for name, token in tokens.items():
+                pipe.set(self._at(name, partition), token, px=px)
         pipe.execute()
 
     def _write(self, write_id: str, action: str, moves: Moves) -> None:
@@ -1014,19 +1138,40 @@ class RedisStore(GenerationStore):
         pending_ms = int(conf.write_pending_ttl() * 1000)
         args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, len(clocks), len(gens), len(moves.tags)]
         args += ["0" if moves.rows is not None else "1", len(rows), *moves.tokens.values(), *moves.fallback.values()]
+        args += [*(row for _, row in moves.tags), *rows]
         keys = [*clocks, *map(stamps_key_of, clocks), *gens, *(tag for tag, _ in moves.tags), *moves.fallback]
-        self.scripts.write(keys=keys, args=[*args, *(row for _, row in moves.tags), *rows])
+        # Every partition, each in one script: an entry anywhere may list what this write moves.
+        calls = [([self._at(name, p) for name in keys], args) for p in range(len(self._heads))]
+        self._everywhere(self.scripts.write, calls)
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
+        # Every partition: entries of other partitions list the key's family too, and with a home per process
+        # several partitions hold a copy of the key.
         pipe = self.client.pipeline(transaction=False)
-        for name, token in own.items():
-            pipe.set(name, token, xx=True, keepttl=True)  # as write.lua: only an existing generation moves
-        pipe.delete(key)
-        return bool(pipe.execute()[-1])
+        for partition in range(len(self._heads)):
+            for name, token in own.items():
+                pipe.set(self._at(name, partition), token, xx=True, keepttl=True)  # as write.lua: only existing
+            pipe.delete(self._at(key, partition))
+        replies = pipe.execute()
+        return any(replies[len(own) :: len(own) + 1])
 
     def _keys(self, glob: str) -> Iterator[str]:
-        for name in self.client.scan_iter(match=glob, count=SCAN_BATCH):
-            yield _text(name) or ""
+        if self._plain:
+            for name in self.client.scan_iter(match=glob, count=SCAN_BATCH):
+                yield _text(name) or ""
+            return
+        # One SCAN (of every master) for all partitions: their heads as a glob, then each name checked exactly.
+        scope = scoped_glob("")
+        rest = glob[len(scope) :] if glob.startswith(scope) else glob
+        matcher = glob_regex(rest)
+        open_tag, close_tag = ("{", "}") if self._heads[0].startswith("{") else ("", "")
+        heads = "\\" + open_tag + scope[:-1] + ".*\\" + close_tag if open_tag else scope[:-1] + ".*"
+        for raw in self.client.scan_iter(match=f"{heads}:{rest}", count=SCAN_BATCH):
+            name = _text(raw) or ""
+            for head in self._heads:
+                if name.startswith(head + ":") and matcher.match(name[len(head) + 1 :]):
+                    yield name
+                    break
 
     def _tidy_tags(self) -> None:
         for tag in list(self._keys(tag_glob())):
@@ -1035,24 +1180,30 @@ class RedisStore(GenerationStore):
                 self.scripts.tidy(keys=[tag], args=rows[start : start + SCAN_BATCH])
 
     def _remove(self, names: list[str], *, dry_run: bool) -> int:
-        # UNLINK frees memory off the main thread; its count skips keys that expired since the scan.
+        # UNLINK frees memory off the main thread; its count skips keys that expired since the scan. A cluster client
+        # sends each slot its own UNLINK.
         return len(names) if dry_run else int(self.client.unlink(*names))
 
-    def _acquire(self, name: str, token: str, ttl_ms: int) -> bool:
+    def _acquire(self, key: str, token: str, ttl_ms: int) -> bool:
+        name = self._at(lock_key(key), self._partition(key))
         return bool(self.client.set(name, token, nx=True, px=max(ttl_ms, 1)))
 
-    def _release(self, name: str, token: str) -> None:
-        self.scripts.release(keys=[name], args=[token])
+    def _release(self, key: str, token: str) -> None:
+        self.scripts.release(keys=[self._at(lock_key(key), self._partition(key))], args=[token])
 
     def _info(self) -> tuple[int | None, int | None]:
-        memory = int(self.client.info("memory", **self._home()).get("used_memory", 0))
+        replies = self._per_master(self.client.info("memory", **self._masters()))
+        memory = sum(int(reply.get("used_memory", 0)) for reply in replies)
         return sum(1 for _ in self._keys(scoped_glob("*"))), memory
 
     def slowlog(self, count: int = 5) -> dict[str, Any] | None:
         def read() -> dict[str, Any]:
             try:
-                if home := self._home():  # a cluster pipeline refuses SLOWLOG: two calls to the node
-                    length, entries = self.client.slowlog_len(**home), self.client.slowlog_get(count, **home)
+                if masters := self._masters():  # a cluster pipeline refuses SLOWLOG: two calls to every master
+                    lengths = self._per_master(self.client.slowlog_len(**masters))
+                    per_master = self._per_master(self.client.slowlog_get(count, **masters))
+                    length = sum(int(n) for n in lengths)
+                    entries = sorted((e for got in per_master for e in got), key=lambda e: -e["start_time"])[:count]
                 else:
                     pipe = self.client.pipeline(transaction=False)
                     pipe.slowlog_len()
@@ -1077,18 +1228,18 @@ class RedisStore(GenerationStore):
         def send() -> bool:
             pipe = self.client.pipeline(transaction=False)
             for name, amount in counts.items():
-                pipe.hincrby(stats_key(), name, amount)
+                pipe.hincrby(self._at(stats_key(), 0), name, amount)
             pipe.execute()
             return True
 
         return self._call(send, False)
 
     def read_stats(self) -> dict[str, int] | None:
-        raw = self._call(lambda: self.client.hgetall(stats_key()), None)
+        raw = self._call(lambda: self.client.hgetall(self._at(stats_key(), 0)), None)
         return None if raw is None else {_text(name) or "": int(value) for name, value in raw.items()}
 
     def reset_stats(self) -> None:
-        self._call(lambda: self.client.delete(stats_key()), None)
+        self._call(lambda: self.client.delete(self._at(stats_key(), 0)), None)
 
 
 _store: GenerationStore | None = None

@@ -1,5 +1,6 @@
-"""Redis Cluster: configured from the environment, every key of ours in one slot, fail-open on the cluster's own
-errors and on a cluster that is down at start, server commands sent to the master that holds our keys.
+"""Redis Cluster: configured from the environment, every key of ours in the slot of its partition's tag and the
+partitions spread over every master, fail-open on the cluster's own errors and on a cluster that is down at start,
+server commands sent to every master.
 
 The cluster (3 masters, 3 replicas) is started by the test run on free loopback ports (tests/fixtures/cache.py).
 """
@@ -10,12 +11,13 @@ import time
 
 import pytest
 from django.core.cache import caches
+from redis.cluster import ClusterPipeline
 from redis.exceptions import CrossSlotTransactionError, RedisClusterException
 
 from bench.support import LocalCluster
-from core.cache import stats
-from core.cache.conf import key_prefix
-from core.cache.keys import epoch_key, get_cache_key, make_key, runid_key
+from core.cache import partitions, stats
+from core.cache.conf import CLUSTER_PARTITIONS_DEFAULT, key_prefix
+from core.cache.keys import epoch_key, get_cache_key, make_key
 from core.cache.store import DOWN, get_store, reset_store
 from core.factories import ErrandFactory
 from tests.fixtures.api import get_graphql_content
@@ -104,12 +106,13 @@ def test_a_cluster_without_a_node_or_with_braces_in_the_prefix_is_refused_at_sta
     assert "REDIS_CLUSTER" in done.stderr or "CACHE_KEY_PREFIX" in done.stderr
 
 
-# --- one slot ---------------------------------------------------------------------------------------------------
+# --- partitions -------------------------------------------------------------------------------------------------
 
 
-def test_on_a_cluster_the_prefix_is_a_hash_tag_and_values_cannot_add_another(settings, cluster):
+def test_on_a_cluster_each_partition_is_a_hash_tag_and_values_cannot_add_another(settings, cluster):
     # given
     settings.CACHES = cluster_caches(cluster)
+    reset_store()
 
     # when
     keys = [
@@ -118,16 +121,38 @@ def test_on_a_cluster_the_prefix_is_a_hash_tag_and_values_cannot_add_another(set
         get_cache_key("{user}", "}"),
         make_key("long:{{v}}", {"v": "{" * 300}),
     ]
+    stored = [get_store().stored_name(key, entry=key) for key in keys]
 
-    # then: the only braces are the prefix's, so every key hashes by the tag alone
-    assert key_prefix() == "{runam}"
-    for key in keys:
-        assert key.startswith("{runam}:")
-        assert "{" not in key[1:] and "}" not in key[len("{runam}") :], key
+    # then: callers see the prefix; as stored, the only braces are the partition's tag, so a key hashes by it alone
+    heads = partitions.current()
+    assert len(heads) == CLUSTER_PARTITIONS_DEFAULT
+    assert all(key.startswith(f"{key_prefix()}:") and "{" not in key and "}" not in key for key in keys)
+    for name in stored:
+        head = name[: name.index("}") + 1]
+        assert head in heads
+        assert "{" not in name[1:] and "}" not in name[len(head) :], name
+
+
+def test_partition_tags_spread_evenly_over_the_slot_space(settings, cluster):
+    # given
+    settings.CACHES = cluster_caches(cluster)
+    client = cluster.nodes[0].client()
+
+    # when
+    slots = [client.cluster("keyslot", head) for head in partitions.current()]
+
+    # then: partition i's slot is in the i-th twelfth, so the three masters of the even layout get four each
+    width = 16384 / CLUSTER_PARTITIONS_DEFAULT
+    assert [int(slot // width) for slot in slots] == list(range(CLUSTER_PARTITIONS_DEFAULT))
+    assert sorted(len([h for h in partitions.current() if cluster.master_of(h) is m]) for m in cluster.masters()) == [
+        4,
+        4,
+        4,
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_key_the_cache_writes_sits_in_the_slot_of_its_tag(cluster, settings, api_client_for):
+def test_every_key_the_cache_writes_sits_in_the_slot_of_its_partition_s_tag(cluster, settings, api_client_for):
     # given
     settings.CACHES = cluster_caches(cluster)
     reset_store()
@@ -142,15 +167,19 @@ def test_every_key_the_cache_writes_sits_in_the_slot_of_its_tag(cluster, setting
     get_store().acquire("some:key", 10_000)
     stats.flush()
 
-    # then
-    ours = {
-        slot: names for slot, names in keys_by_slot(cluster).items() if any(n.startswith("{runam}:") for n in names)
-    }
-    assert list(ours) == [cluster.nodes[0].client().cluster("keyslot", "{runam}")]
-    names = ours[next(iter(ours))]
-    assert {epoch_key(), runid_key()} <= names
-    assert any(":_g:" in name for name in names) and any(":_c:" in name for name in names)
-    assert any(":_lock:" in name for name in names)
+    # then: every key of ours is under a partition's tag, in that tag's slot; every partition has its epoch and
+    # run id (the run_id check covers them all), and so every master holds keys of ours
+    heads = partitions.current()
+    client = cluster.nodes[0].client()
+    tag_slots = {client.cluster("keyslot", head): head for head in heads}
+    ours = {slot: names for slot, names in keys_by_slot(cluster).items() if any(n.startswith("{runam") for n in names)}
+    assert set(ours) == set(tag_slots)
+    for slot, names in ours.items():
+        assert all(name.startswith(tag_slots[slot] + ":") for name in names), names
+        assert {tag_slots[slot] + ":_epoch", tag_slots[slot] + ":_runid"} <= names
+    everything = set().union(*ours.values())
+    assert any(":_g:" in name for name in everything) and any(":_c:" in name for name in everything)
+    assert any(":_lock:" in name for name in everything)
     assert board["data"]["errands"][0]["title"] == "after"
 
 
@@ -176,19 +205,21 @@ def test_a_graphql_read_is_answered_from_the_cluster_the_second_time(cluster, se
     assert get_store().healthy
 
 
-def test_run_id_info_and_slowlog_come_from_the_master_that_holds_our_keys(cluster, settings):
+def test_run_id_info_and_slowlog_come_from_every_master(cluster, settings):
     # given
     settings.CACHES = cluster_caches(cluster)
     reset_store()
-    home = cluster.master_of(epoch_key())
 
     # when
     get_store().lookup("some:key")
     info, slowlog = get_store().info(), get_store().slowlog()
 
-    # then: not the client's default node, which may be any node
-    assert home.client().get(runid_key()).decode() == home.client().info("server")["run_id"]
-    assert info["error"] is None and info["memory"] > 0
+    # then: each partition records the run_id of its own master (not the client's default node, which may be any)
+    for head in partitions.current():
+        home = cluster.master_of(head)
+        assert home.client().get(f"{head}:_runid").decode() == home.client().info("server")["run_id"]
+    memory = sum(int(node.client().info("memory")["used_memory"]) for node in cluster.masters())
+    assert info["error"] is None and memory * 0.5 < info["memory"] < memory * 1.5
     assert slowlog is not None and slowlog["error"] is None
     assert get_store().healthy
 
@@ -208,6 +239,7 @@ def test_the_cluster_client_s_own_exceptions_fail_open(cluster, settings, monkey
         raise error
 
     monkeypatch.setattr(store.client, "evalsha", fail)
+    monkeypatch.setattr(ClusterPipeline, "execute", fail)  # a write goes to every partition in a pipeline
 
     # when
     found = store.lookup("some:key")
@@ -242,7 +274,8 @@ def test_a_cluster_that_is_down_at_start_costs_misses_then_recovers_with_an_epoc
 
         # then
         assert store.lookup("some:key").ticket is not None
-        assert later.master_of(epoch_key()).client().get(epoch_key()) is not None
+        epoch = store.stored_name(epoch_key())
+        assert later.master_of(epoch).client().get(epoch) is not None
         assert store.healthy
     finally:
         later.stop()
@@ -257,10 +290,12 @@ def test_a_killed_master_s_replica_takes_over_and_the_epoch_moves_once_the_owed_
         store = get_store()
         found = store.lookup("some:key")
         assert store.store(found.ticket, "before the failover", 60)
-        epoch = caches["default"].get(epoch_key())
+        home = store.stored_name(epoch_key(), entry="some:key")
+        epoch = caches["default"].get(home)
 
-        # when: the master holding our slot dies, a write's invalidation fails (owed), and the replica is promoted
-        own.kill(own.master_of(epoch_key()))
+        # when: the master holding the entry's partition dies, a write's invalidation fails (owed), and the replica
+        # is promoted
+        own.kill(own.master_of(home))
         store.bump(families=["some"])
         assert not store.healthy
         deadline = time.monotonic() + 60
@@ -271,4 +306,4 @@ def test_a_killed_master_s_replica_takes_over_and_the_epoch_moves_once_the_owed_
         # has another run_id, so the epoch moved; the old entry is not served
         after = store.lookup("some:key")
         assert after.ticket is not None and not after.hit
-        assert caches["default"].get(epoch_key()) != epoch
+        assert caches["default"].get(home) != epoch

@@ -28,7 +28,12 @@ def fill(key: str = KEY, payload: str = "value", **store_kwargs) -> Lookup:
 
 
 def raw(name: str):
-    return caches["default"].get(with_prefix(name))
+    """A key as stored, in the partition of KEY's entry (the one the tests fill)."""
+    return caches["default"].get(stored(name))
+
+
+def stored(name: str) -> str:
+    return get_store().stored_name(name, entry=KEY)
 
 
 def test_miss_then_hit(cache_backend):
@@ -60,11 +65,11 @@ def test_entry_lists_the_generations_it_was_computed_under(cache_backend):
         assert deps == {**found.ticket.deps, **model, row: str(raw(row))}
     else:
         # on Redis a row's family is a tag: the row's field in its model's tag hash names the entry, and a hit
-        # reads no key per row
-        assert deps == {**found.ticket.deps, **model}
+        # reads no key per row (the header names keys as stored: in the entry's partition)
+        assert deps == {stored(name): token for name, token in {**found.ticket.deps, **model}.items()}
         tag, row = tag_of("@accounts.user:5")
-        expiry, entry = get_store().client.hget(tag, row).decode().rstrip("\n").split(" ")
-        assert entry == with_prefix(KEY)
+        expiry, entry = get_store().client.hget(stored(tag), row).decode().rstrip("\n").split(" ")
+        assert entry == stored(KEY)
         assert 0 < int(expiry) - time.time() * 1000 <= 60_000
 
 
@@ -149,7 +154,7 @@ def test_evicted_generation_never_validates_and_comes_back_new(cache_backend):
     old = found.ticket.deps[gen_key("user:42")]
 
     # when: the backend loses the generation (eviction, restart)
-    caches["default"].delete(gen_key("user:42"))
+    caches["default"].delete(stored(gen_key("user:42")))
     again = get_store().lookup(KEY)
 
     # then
@@ -160,7 +165,7 @@ def test_evicted_generation_never_validates_and_comes_back_new(cache_backend):
 def test_lost_epoch_invalidates_everything(cache_backend):
     fill()
 
-    caches["default"].delete(epoch_key())
+    caches["default"].delete(stored(epoch_key()))
 
     assert not get_store().lookup(KEY).hit
 
