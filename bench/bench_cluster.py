@@ -5,7 +5,7 @@ BENCH_DATABASE_URL=sqlite:// for a temp file) and three gunicorn "hosts": separa
 environment, one shared secret, 127.0.0.1 on different ports. The freshness torture (bench_freshness) runs with its
 readers and writers spread over the hosts: tokens minted by one host are used on the others, the admin signs in on one
 host and saves through another, the ORM writers run in this process (a fourth host). When half the operations are
-done, the master serving the cache's slot gets SIGKILL; its replica takes over.
+done, the master serving the cache's first partition gets SIGKILL; its replica takes over.
 
 Prints operations, stale reads, leaks, 5xx and the hit rate before, during and after the failover; commands per
 master (INFO commandstats of each node) and whether each is within ±25 % of the mean; hit p50/p99; what one
@@ -14,7 +14,8 @@ Errand.save() sends to the cluster.
 --negative-control: the same hosts with local memory each and no Redis (each its own journal file, as separate
 machines have): it must show stale reads, or the run proves nothing.
 
-Run: `python -m bench cluster` (`--operations`, `--seconds`, `--negative-control`, `--no-kill`).
+Run: `python -m bench cluster` (`--operations`, `--seconds`, `--negative-control`, `--no-kill`; `--partitions N` and
+`--partition-by key|process` set CACHE_PARTITIONS and CACHE_PARTITION_BY on every host).
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = arguments(__doc__.splitlines()[0], operations=10_000, seconds=300.0, errands=300, workers=1, threads=8)
     parser.add_argument("--negative-control", action="store_true", help="local memory per host, no Redis")
     parser.add_argument("--no-kill", action="store_true", help="no master killed (a shorter CI run)")
+    parser.add_argument("--partitions", type=int, default=0, help="CACHE_PARTITIONS (0: the default, 12)")
+    parser.add_argument("--partition-by", choices=("key", "process"), default="process", help="CACHE_PARTITION_BY")
     args = parser.parse_args(argv)
     control = args.negative_control
     with contextlib.ExitStack() as stack:
@@ -160,7 +163,14 @@ def main(argv: list[str] | None = None) -> None:
         def env(host: str) -> dict[str, str]:
             if cluster is None:  # one journal per host: separate machines share no file
                 return server_env(db_url, None, GRAPHQL_CACHE_DEBUG=True, CACHE_LOCMEM_JOURNAL=workdir / host)
-            return server_env(db_url, None, GRAPHQL_CACHE_DEBUG=True, REDIS_CLUSTER_NODES=",".join(cluster.addresses))
+            return server_env(
+                db_url,
+                None,
+                GRAPHQL_CACHE_DEBUG=True,
+                REDIS_CLUSTER_NODES=",".join(cluster.addresses),
+                CACHE_PARTITIONS=args.partitions,
+                CACHE_PARTITION_BY=args.partition_by,
+            )
 
         prepare_database(server_env(db_url, None, CACHE_LOCMEM_JOURNAL=""), args.errands)
         servers = []
@@ -173,7 +183,11 @@ def main(argv: list[str] | None = None) -> None:
         print(machine_line(db_url, first_node, workers=args.workers, threads=args.threads))
         print(
             f"{HOSTS} gunicorn hosts ({', '.join(s.url for s in servers)}), "
-            + ("local memory each, no Redis (negative control)" if control else "Redis Cluster 3 masters + 3 replicas")
+            + (
+                "local memory each, no Redis (negative control)"
+                if control
+                else f"Redis Cluster 3 masters + 3 replicas, {partitions_line()}"
+            )
             + f"; at most {args.operations:,} operations or {args.seconds:g} s"
         )
         results = run(args, cluster, servers)
@@ -183,9 +197,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("cluster bench failed")
 
 
-def run(args, cluster: LocalCluster | None, servers: list[Gunicorn]) -> dict:
-    from core.cache.keys import epoch_key
+def partitions_line() -> str:
+    from core.cache import conf, partitions
 
+    return f"{len(partitions.current())} partitions by {conf.partition_by()}"
+
+
+def run(args, cluster: LocalCluster | None, servers: list[Gunicorn]) -> dict:
+    from core.cache import partitions
+
+    first = partitions.current()[0]  # the hash tag of the first partition: its master is the victim
     plan, history = prepare(servers[0].url)
     shards = Shards(cluster) if cluster is not None else None
     bound = history.operations + args.operations  # prepare() counted its initial writes
@@ -198,14 +219,14 @@ def run(args, cluster: LocalCluster | None, servers: list[Gunicorn]) -> dict:
     if cluster is not None and not args.no_kill:
         while load.is_alive() and history.operations < bound - args.operations // 2:
             time.sleep(0.05)
-        victim = cluster.master_of(epoch_key())
+        victim = cluster.master_of(first)
         shards.close_stretch()
         failover["killed_port"] = victim.port
         failover["killed"] = time.monotonic()
         cluster.kill(victim)
         while time.monotonic() - failover["killed"] < 60:
             with contextlib.suppress(RuntimeError):
-                failover["promoted_port"] = cluster.master_of(epoch_key()).port
+                failover["promoted_port"] = cluster.master_of(first).port
                 break
             time.sleep(0.05)
         failover["promoted"] = time.monotonic()
@@ -314,9 +335,16 @@ def report(results: dict, args) -> bool:
     ok = results["operations"] >= args.operations and results["control_stale"] > 0 and not results["leaks"]
     if args.negative_control:
         return ok and stale > 0
-    # Balance is reported, not required: one hash tag puts the whole cache on one master (docs/scale-out.md).
     promoted = "failover" not in results or results["failover"]["promoted_port"] is not None
-    return ok and stale == 0 and results["server_errors"] == results["no_answer"] == 0 and promoted
+    answered = results["server_errors"] == results["no_answer"] == 0
+    return ok and stale == 0 and answered and promoted and balanced(results)
+
+
+def balanced(results: dict) -> bool:
+    """Every master's commands within ±25 % of the mean (true without shards: the negative control has none)."""
+    shards = results.get("shards") or []
+    mean = sum(calls for _, _, calls in shards) / len(shards) if shards else 0
+    return all(abs(calls - mean) <= BALANCE * mean for _, _, calls in shards)
 
 
 if __name__ == "__main__":
