@@ -991,21 +991,17 @@ class RedisStore(GenerationStore):
         if len(calls) == 1:
             keys, args = calls[0]
             return [script(keys=keys, args=args)]
-        if not isinstance(self.client, RedisCluster):
-            pipe = self.client.pipeline(transaction=False)
-            for keys, args in calls:
-                script(keys=keys, args=args, client=pipe)  # a plain pipeline loads a missing script itself
-            return pipe.execute()
         for attempt in (1, 2):
-            # redis-py refuses `evalsha` on a cluster pipeline (it cannot load a missing script there), not the
-            # command: each EVALSHA goes to the master of its keys' slot like any other keyed command.
+            # EVALSHA as a plain command: redis-py refuses `evalsha` on a cluster pipeline (it could not load a
+            # missing script there), and a plain pipeline would ask SCRIPT EXISTS first, a round trip per write.
+            # Each EVALSHA goes to the master of its keys' slot like any other keyed command.
             pipe = self.client.pipeline(transaction=False)
             for keys, args in calls:
                 pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             try:
                 return pipe.execute()
             except NoScriptError:
-                # A master that never ran this script (new, or a replica promoted since) refuses its EVALSHA.
+                # A server that never ran this script (new, restarted, or a replica promoted since) refused it.
                 # SCRIPT LOAD goes to every master; then once more.
                 if attempt == 2:
                     raise

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from django.core.cache import caches
-from redis.cluster import ClusterPipeline
+from redis.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import CrossSlotTransactionError, RedisClusterException
 
 from bench.support import LocalCluster
@@ -181,6 +181,40 @@ def test_every_key_the_cache_writes_sits_in_the_slot_of_its_partition_s_tag(clus
     assert any(":_g:" in name for name in everything) and any(":_c:" in name for name in everything)
     assert any(":_lock:" in name for name in everything)
     assert board["data"]["errands"][0]["title"] == "after"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_script_call_is_single_slot(cluster, settings, api_client_for, monkeypatch):
+    # given: every EVALSHA the client sends, alone or in a pipeline, recorded with its keys
+    settings.CACHES = cluster_caches(cluster)
+    reset_store()
+    calls = []
+    for cls in (RedisCluster, ClusterPipeline):
+        original = cls.execute_command
+
+        def recorded(self, *args, _original=original, **kwargs):
+            if str(args[0]).upper() in ("EVAL", "EVALSHA"):
+                calls.append(args[3 : 3 + int(args[2])])
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "execute_command", recorded)
+    errand = ErrandFactory(title="before")
+    owner = api_client_for(errand.created_by)
+
+    # when: fills, hits, a mutation (begin and settle in every partition), a manual invalidation, a clear
+    for _ in range(2):
+        get_graphql_content(owner.post_graphql(BOARD_QUERY))
+    get_graphql_content(owner.post_graphql(UPDATE_ERRAND_MUTATION, {"id": str(errand.pk), "title": "after"}))
+    get_graphql_content(owner.post_graphql(BOARD_QUERY))
+    get_store().bump(families=["errand_list"])
+    get_store().delete_pattern("errand*")
+
+    # then
+    client = cluster.nodes[0].client()
+    writes = [keys for keys in calls if any(":_c:" in str(key) for key in keys)]
+    assert len(calls) > 2 * CLUSTER_PARTITIONS_DEFAULT and len(writes) >= 2 * CLUSTER_PARTITIONS_DEFAULT
+    for keys in calls:
+        assert len({client.cluster("keyslot", key) for key in keys}) == 1, keys
 
 
 # --- caching works --------------------------------------------------------------------------------------------
