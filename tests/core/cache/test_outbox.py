@@ -27,7 +27,7 @@ from core.cache.store import get_store, new_token, reset_store
 from core.factories import BankFactory, ErrandFactory, UserFactory
 from core.models import CacheOutbox
 from errands.models import Errand
-from tests.fixtures.cache import until
+from tests.fixtures.cache import store_backend, until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -406,7 +406,7 @@ def test_cache_relay_once_applies_the_outbox_by_hand(cache_backend):
 
     call_command("cache_relay", "--once", stdout=out)
 
-    assert out.getvalue() == f"Applied 1 outbox row ({cache_backend}); 0 left.\n"
+    assert out.getvalue() == f"Applied 1 outbox row ({store_backend(cache_backend)}); 0 left.\n"
     assert guarded_fill_stores()
 
 
