@@ -1168,6 +1168,10 @@ class RedisStore(GenerationStore):
                 if name.startswith(head + ":") and matcher.match(name[len(head) + 1 :]):
                     yield name
                     break
+        # And the keys under the prefix as callers name it, which no partition holds: the login counters
+        # (core/throttle.py) and anything written there through the raw cache API.
+        for raw in self.client.scan_iter(match=glob, count=SCAN_BATCH):
+            yield _text(raw) or ""
 
     def _tidy_tags(self) -> None:
         for tag in list(self._keys(tag_glob())):

@@ -17,6 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Bank, User, UserProfile
 from accounts.selectors import bank_list
 from core.cache import make_key
+from core.cache.keys import epoch_key
+from core.cache.store import get_store
 from core.cache_utils import (
     CacheManager,
     cache_queryset,
@@ -396,8 +398,10 @@ def test_a_model_instance_is_stored_as_json_not_pickle():
     # when
     CacheManager.get_or_set(f"user:{user.id}:profile", lambda: User.objects.get(id=user.id))
 
-    # then: the raw entry is our header and JSON text (a raw cache.get sees exactly that; use CacheManager)
-    raw = cache.get(f"runam:user:{user.id}:profile")
+    # then: the raw entry is our header and JSON text (a raw cache.get sees exactly that; use CacheManager). Where it
+    # is stored: under the prefix on one Redis, under its partition's hash tag on a cluster
+    key = f"user:{user.id}:profile"
+    raw = cache.get(get_store().stored_name(key, entry=key))
     assert isinstance(raw, str)
     header, payload = raw.split("\n", 1)
-    assert "runam:_epoch" in header and '"ada"' in payload
+    assert get_store().stored_name(epoch_key(), entry=key) in header and '"ada"' in payload
