@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from core import throttle
+from core.cache.conf import key_prefix
 from core.factories import DEFAULT_PASSWORD, StaffUserFactory, UserFactory
 from core.throttle import Limit, throttle_hit
 from tests.fixtures.api import get_graphql_content
@@ -345,7 +346,9 @@ def test_an_attempt_is_counted_before_its_password_is_checked(
     original = ModelBackend.authenticate
 
     def observed(self, request, **credentials):
-        seen_during_checks.append(sorted(int(server.get(key)) for key in server.scan_iter("runam:_throttle:*")))
+        seen_during_checks.append(
+            sorted(int(server.get(key)) for key in server.scan_iter(f"{key_prefix()}:_throttle:*"))
+        )
         return original(self, request, **credentials)
 
     monkeypatch.setattr(ModelBackend, "authenticate", observed)
@@ -367,7 +370,7 @@ def test_counters_live_in_the_shared_cache(redis_cache, redis_url, limits, clock
 
     # then: two counters (username, address), each expiring with its window, none naming the username
     server = redis.Redis.from_url(redis_url)
-    keys = sorted(key.decode() for key in server.scan_iter("runam:_throttle:*"))
+    keys = sorted(key.decode() for key in server.scan_iter(f"{key_prefix()}:_throttle:*"))
     assert len(keys) == 2
     assert all("alice" not in key for key in keys)
     assert [int(server.get(key)) for key in keys] == [1, 1]

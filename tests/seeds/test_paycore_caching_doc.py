@@ -19,6 +19,7 @@ from django_redis import get_redis_connection
 
 from accounts.models import Bank, Role, User, UserProfile
 from core.cache import CacheManager, cacheable, invalidate_cache
+from core.cache.conf import key_prefix
 from core.factories import BankFactory, ErrandFactory, RoleFactory, UserFactory
 from errands.models import Errand, ErrandStatus
 from errands.services import errand_accept
@@ -74,7 +75,7 @@ def test_basic_caching_returns_the_user_from_the_cache(django_assert_num_queries
     # then
     assert result1 == result2 and (result2.username, country) == ("ada", "NG")
     assert profile_calls.count == 1
-    assert get_user_profile.key(user.id) == f"runam:user:{user.id}:profile"  # "paycore:user:123:profile"
+    assert get_user_profile.key(user.id) == f"{key_prefix()}:user:{user.id}:profile"  # "paycore:user:123:profile"
 
 
 def test_basic_caching_is_dropped_by_any_write_to_the_user():
@@ -138,7 +139,7 @@ def test_filters_are_hashed_into_the_key_and_cached(django_assert_num_queries):
     assert len(run(get_open_errands, "NGN", {"max_amount": 10000})) == 2  # other filters, other key
     assert products_calls.count == 2
     key = get_open_errands.key("NGN", {"max_amount": 5000})
-    assert key.startswith("runam:errands:open:NGN:~") and len(key.rsplit("~", 1)[1]) == 32
+    assert key.startswith(f"{key_prefix()}:errands:open:NGN:~") and len(key.rsplit("~", 1)[1]) == 32
 
 
 def test_debug_logs_how_the_call_was_keyed_and_served(caplog):
@@ -228,7 +229,10 @@ def test_updating_a_profile_invalidates_its_patterns():
     assert run(get_user_profile, user.id).first_name == "Grace"
     assert profile_calls.count == 2
     assert CacheManager.get(f"escrows:{user.id}:recent:10") is None
-    assert update_user_profile.key(user.id, {}) == [f"runam:user:{user.id}:profile", f"runam:escrows:{user.id}:*"]
+    assert update_user_profile.key(user.id, {}) == [
+        f"{key_prefix()}:user:{user.id}:profile",
+        f"{key_prefix()}:escrows:{user.id}:*",
+    ]
 
 
 # --- Quick start 4: manual cache operations -----------------------------------------------------------------------
@@ -587,10 +591,10 @@ def test_monitoring_with_the_redis_client(redis_cache):
     user = UserFactory()
     run(get_user_profile, user.id)
     redis_conn = get_redis_connection("default")
-    key = f"runam:user:{user.id}:profile"
+    key = f"{key_prefix()}:user:{user.id}:profile"
 
     # when
-    user_keys = redis_conn.keys("runam:user:*")
+    user_keys = redis_conn.keys(f"{key_prefix()}:user:*")
     entry = redis_conn.get(key).decode()
     memory_info = redis_conn.info("memory")
 
@@ -610,7 +614,7 @@ def test_monitoring_with_the_redis_client(redis_cache):
 def test_the_documents_own_test():
     # given
     user = UserFactory()
-    CacheManager.delete(f"runam:user:{user.id}:profile")
+    CacheManager.delete(f"{key_prefix()}:user:{user.id}:profile")
 
     # when
     result1 = run(get_user_profile, user_id=user.id)  # miss: queries the database
@@ -618,5 +622,5 @@ def test_the_documents_own_test():
 
     # then
     assert result1 == result2
-    cached = CacheManager.get(f"runam:user:{user.id}:profile")
+    cached = CacheManager.get(f"{key_prefix()}:user:{user.id}:profile")
     assert cached is not None and cached == user

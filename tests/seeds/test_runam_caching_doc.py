@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Bank, User, UserProfile
 from accounts.selectors import bank_list
 from core.cache import make_key
+from core.cache.conf import key_prefix
 from core.cache.keys import epoch_key
 from core.cache.store import get_store
 from core.cache_utils import (
@@ -78,7 +79,7 @@ def test_cache_result_caches_a_user_profile(get_user_profile, django_assert_num_
     # then
     assert get_user_profile.calls.count == 1
     assert isinstance(again, UserProfile) and again == first and again.country == "GH"
-    assert get_user_profile.key(user.id) == f"runam:user_profile:{user.id}"
+    assert get_user_profile.key(user.id) == f"{key_prefix()}:user_profile:{user.id}"
 
 
 def test_cache_result_invalidate_drops_the_entry(get_user_profile, django_assert_num_queries):
@@ -121,7 +122,7 @@ def test_get_cache_key_builds_the_documented_key():
     key = get_cache_key("user", 42)
 
     # then
-    assert key == "runam:user:42"
+    assert key == f"{key_prefix()}:user:42"
 
 
 def test_cache_user_data_is_read_back_and_invalidated():

@@ -13,6 +13,7 @@ from django.core.cache import caches
 from django.core.management import CommandError, call_command
 
 from core.cache import CacheManager
+from core.cache.conf import key_prefix
 from core.cache.store import get_store
 from tests.fixtures.cache import locmem_caches
 
@@ -30,7 +31,7 @@ def fill():
 
 
 @pytest.mark.usefixtures("cache_backend")
-@pytest.mark.parametrize("args", [(), ("--pattern", ""), ("--pattern", "  "), ("--pattern", "runam:")])
+@pytest.mark.parametrize("args", [(), ("--pattern", ""), ("--pattern", "  "), ("--pattern", f"{key_prefix()}:")])
 def test_clear_cache_refuses_a_missing_or_empty_pattern(args):
     fill()
 

@@ -3,6 +3,7 @@
 import logging
 
 from core.cache import cacheable
+from core.cache.conf import key_prefix
 
 
 def test_outage_computes_warns_once_and_serves_nothing_stale_after(restartable_redis, caplog):
@@ -27,7 +28,7 @@ def test_outage_computes_warns_once_and_serves_nothing_stale_after(restartable_r
 
     # then after a restart that kept the old entry, the old value is never served
     restartable_redis.start()
-    assert restartable_redis.client().exists("runam:errand:1")  # the pre-outage entry is back
+    assert restartable_redis.client().exists(f"{key_prefix()}:errand:1")  # the pre-outage entry is back
     assert errand(1) == {"title": "Buy milk"}
     assert len(warnings) == 1
     assert len(calls) == 5

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.cache import cache_result, cacheable, invalidate_cache
+from core.cache.conf import key_prefix
 from core.cache.keys import family_from_pattern
 
 NASTY = st.sampled_from(["*", "?", "[a]", ":", "{{x}}", "%2A", "~n", " ", "\x00", "é", "🙂", "a" * 10_000, "_g"])
@@ -64,4 +65,4 @@ def test_no_argument_widens_an_invalidation_pattern(user_id, errand_id):
     assert family_glob.count("*") == 1 and family_glob.endswith(":*")
     assert family_from_pattern(family_glob) is not None
     assert "*" not in exact
-    assert family_from_pattern(exact) == exact.removeprefix("runam:")
+    assert family_from_pattern(exact) == exact.removeprefix(f"{key_prefix()}:")

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.cache import cache_result
+from core.cache.conf import key_prefix
 
 STARTS = {
     "python script.py": (None, "/srv/jobs/nightly_report.py", "nightly_report.double"),
@@ -43,4 +44,4 @@ def test_a_function_of_the_main_module_keys_by_what_was_started(monkeypatch, spe
     key = cache_result(namespace["double"]).key(5)
 
     # then
-    assert key == f"runam:{name}:5"
+    assert key == f"{key_prefix()}:{name}:5"

@@ -236,7 +236,7 @@ def test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name(
 
     assert "cache debug" not in caplog.text
     assert double.key(5) == (
-        "runam:tests.core.cache.test_decorators."
+        f"{key_prefix()}:tests.core.cache.test_decorators."
         "test_cache_result_logs_no_debug_lines_and_keys_a_local_function_by_its_name.double:5"
     )
 

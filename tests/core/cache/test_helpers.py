@@ -164,7 +164,7 @@ def test_cache_queryset_entry_lives_for_its_timeout(banks, redis_url, settings):
     cache_queryset(Bank.objects.filter(country="NG"), timeout=7)
 
     # then
-    [key] = client.keys("runam:queryset:*")
+    [key] = client.keys(f"{key_prefix()}:queryset:*")
     assert 0 < client.pttl(key) <= 7000
 
 

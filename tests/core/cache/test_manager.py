@@ -9,6 +9,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from core.cache import CacheManager, warmer
+from core.cache.conf import key_prefix
 from core.cache.manager import _warmers
 from core.cache.store import get_store
 from tests.fixtures.cache import until
@@ -29,7 +30,7 @@ def test_get_is_default_on_a_miss_and_the_value_after_set():
 
 
 def test_keys_with_and_without_the_prefix_are_the_same_entry():
-    CacheManager.set("runam:errand:7", {"title": "Buy bread"})
+    CacheManager.set(f"{key_prefix()}:errand:7", {"title": "Buy bread"})
 
     assert CacheManager.get("errand:7") == {"title": "Buy bread"}
 
@@ -159,7 +160,7 @@ def test_a_glob_counts_and_removes_more_keys_than_two_scan_batches():
     assert CacheManager.get("user:2049:data") is None
 
 
-@pytest.mark.parametrize("glob", ["", "   ", "runam:"])
+@pytest.mark.parametrize("glob", ["", "   ", f"{key_prefix()}:"])
 def test_delete_pattern_refuses_an_empty_glob(glob):
     with pytest.raises(ValueError, match="non-empty"):
         CacheManager.delete_pattern(glob)
@@ -346,7 +347,7 @@ def test_disabled_cache_calls_through_and_stores_nothing():
 def test_an_unreadable_entry_is_a_miss_that_is_removed(caplog):
     # given: an entry whose payload is not a cached value (written by another version, or damaged)
     store = get_store()
-    assert store.store(store.ticket("runam:user:5:data"), "{not json", 60)
+    assert store.store(store.ticket(f"{key_prefix()}:user:5:data"), "{not json", 60)
 
     # when
     with caplog.at_level(logging.WARNING, logger="core.cache"):

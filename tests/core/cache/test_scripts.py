@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from core.cache.conf import key_prefix
+
 SCRIPT = """
 import json, os
 import django
@@ -48,4 +50,4 @@ def test_a_function_of_a_plain_script_caches_under_the_script_name(tmp_path):
     # then
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout.strip().splitlines()[-1])
-    assert output == {"results": [10, 10], "calls": 1, "key": "runam:nightly_report.double:5"}
+    assert output == {"results": [10, 10], "calls": 1, "key": f"{key_prefix()}:nightly_report.double:5"}

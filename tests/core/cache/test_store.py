@@ -597,7 +597,7 @@ def test_redis_holds_text_and_never_unpickles(redis_cache, redis_url):
     assert raw_entry.endswith(b'\n{"name":"ada"}')
     assert caches["default"].client._serializer.__class__.__name__ == "TextSerializer"
     with pytest.raises(TypeError):
-        caches["default"].set("runam:x", {"a": 1})
+        caches["default"].set(f"{key_prefix()}:x", {"a": 1})
 
 
 def test_store_without_a_ticket_stores_nothing(cache_backend):
@@ -714,7 +714,7 @@ def test_info_counts_our_keys_only_and_reports_the_memory_redis_uses(redis_cache
     info = get_store().info()
 
     # then
-    assert info["keys"] == len(client.keys("runam:*"))
+    assert info["keys"] == len(client.keys(f"{key_prefix()}:*"))
     assert info["memory"] > 0
     assert (info["backend"], info["healthy"], info["error"]) == ("redis", True, None)
 
