@@ -27,15 +27,20 @@ log = logging.getLogger("core.cache")
 # allow-oom: the bump must happen even when Redis is full (as write.lua's invalidations do).
 IDENTITY = """#!lua flags=allow-oom
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
-if redis.call('GET', KEYS[1]) == run_id then
+local seen = redis.call('GET', KEYS[1])
+if seen == run_id then
   return 0
 end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[1], run_id)
-return 1
+if seen then
+  return 1
+end
+return 2
 """
 
 _changes = 0
+_untaken = 0  # since the last take_changes() (the stats' "server_change" fault)
 _lock = threading.Lock()
 
 
@@ -44,9 +49,17 @@ def server_changes() -> int:
     return _changes
 
 
+def take_changes() -> int:
+    """The server changes found since the last take, for the stats."""
+    global _untaken
+    with _lock:
+        taken, _untaken = _untaken, 0
+    return taken
+
+
 def check_server(connection: Any) -> None:
     """Run the identity check on a connection that has just been opened (and set up)."""
-    global _changes
+    global _changes, _untaken
     from core.cache.keys import epoch_key, runid_key
     from core.cache.store import new_token
 
@@ -58,9 +71,10 @@ def check_server(connection: Any) -> None:
     except ResponseError as exc:
         # The connection must not serve anything unchecked: fail it (the cache fails open: a miss).
         raise ConnectionError(f"cache server check failed: {exc}") from exc
-    if changed:
+    if changed == 1:  # (2: the first run_id recorded on a server that had none: an empty Redis, nothing to lose)
         with _lock:
             _changes += 1
+            _untaken += 1
         log.warning("redis server changed (run_id differs from the recorded one): epoch bumped")
 
 

@@ -25,7 +25,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from core.cache import conf
+from core.cache import conf, identity
 from core.cache.conf import key_prefix
 from core.cache.journal import Journal
 from core.cache.journal import default_path as journal_path
@@ -70,7 +70,8 @@ class ReplicationLag(RedisError):
 
 TIMEOUTS = (RedisTimeout, TimeoutError)
 # What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
-FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
+# "server_change": a new connection found a server with another run_id (a restart, a failover: identity.py).
+FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error", "server_change")
 SCAN_BATCH = 1000
 RETRY_FIRST_DELAY = 0.05  # seconds before the first retry of an owed invalidation (doubling up to the interval)
 # A row's tag field longer than this (bytes) drops the entries that have expired when an entry is added (store.lua).
@@ -284,6 +285,8 @@ class GenerationStore:
         """The failed calls counted since the last take, by kind (FAULTS), and forget them."""
         with self._state_lock:
             faults, self._faults = self._faults, Counter()
+        if changes := identity.take_changes():
+            faults["server_change"] += changes
         return dict(faults)
 
     def recover(self) -> bool:

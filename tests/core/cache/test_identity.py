@@ -42,6 +42,8 @@ def test_an_entry_invalidated_after_the_snapshot_is_not_served_after_a_restart_f
     assert not get_store().lookup(KEY).hit
     changes = identity.server_changes()
 
+    get_store().take_faults()
+
     # when: Redis restarts from the snapshot, which still holds the entry; the pool reconnects without an error
     _restart_from(restartable_redis, snapshot)
     assert restartable_redis.client().exists(KEY)
@@ -49,6 +51,7 @@ def test_an_entry_invalidated_after_the_snapshot_is_not_served_after_a_restart_f
     # then: the first new connection found a server it did not know, and moved the epoch before the lookup ran
     assert not get_store().lookup(KEY).hit
     assert identity.server_changes() == changes + 1
+    assert get_store().take_faults().get("server_change") == 1  # what cache_stats and the dashboard count
 
 
 def test_a_new_connection_to_the_same_server_moves_nothing(restartable_redis):
