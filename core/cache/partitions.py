@@ -36,6 +36,11 @@ def heads(prefix: str, count: int, cluster: bool) -> tuple[str, ...]:
     return tuple(found)
 
 
+def place(name: str, head: str) -> str:
+    """Where `name` (a key as callers name it, under the prefix) lives in the partition with this head."""
+    return head + name[len(conf.key_prefix()) :]
+
+
 def current() -> tuple[str, ...]:
     """The heads for the settings in force."""
     return heads(conf.key_prefix(), conf.partitions(), conf.on_cluster())
