@@ -15,7 +15,7 @@ Errand.save() sends to the cluster.
 machines have): it must show stale reads, or the run proves nothing.
 
 Run: `python -m bench cluster` (`--operations`, `--seconds`, `--negative-control`, `--no-kill`; `--partitions N` and
-`--partition-by key|process` set CACHE_PARTITIONS and CACHE_PARTITION_BY on every host).
+`--partition-by key|process|thread` set CACHE_PARTITIONS and CACHE_PARTITION_BY on every host).
 """
 
 from __future__ import annotations
@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--negative-control", action="store_true", help="local memory per host, no Redis")
     parser.add_argument("--no-kill", action="store_true", help="no master killed (a shorter CI run)")
     parser.add_argument("--partitions", type=int, default=0, help="CACHE_PARTITIONS (0: the default, 12)")
-    parser.add_argument("--partition-by", choices=("key", "process"), default="process", help="CACHE_PARTITION_BY")
+    parser.add_argument(
+        "--partition-by", choices=("key", "process", "thread"), default="thread", help="CACHE_PARTITION_BY"
+    )
     args = parser.parse_args(argv)
     control = args.negative_control
     with contextlib.ExitStack() as stack:

@@ -214,9 +214,9 @@ if REDIS_CLUSTER and (not CACHE_KEY_PREFIX or set(CACHE_KEY_PREFIX) & set("{}"))
 # Partitions the cache's keys are spread over, each under a hash tag of its own (docs/caching.md, "Design:
 # partitions"); 0: the default, 1 on a single Redis and 12 on a cluster. The same on every host.
 CACHE_PARTITIONS = env.int("CACHE_PARTITIONS", default=0)
-# Which partition holds an entry: "process" (each process its own copy of a key: a hot key loads every master) or
-# "key" (one copy, one partition per key).
-CACHE_PARTITION_BY = env.str("CACHE_PARTITION_BY", default="process")
+# Which partition holds an entry: "thread" (one copy of a key per master, each thread of a process reading and
+# filling one of them: a hot key loads every master), "process" (the same, one copy per process) or "key" (one copy).
+CACHE_PARTITION_BY = env.str("CACHE_PARTITION_BY", default="thread")
 # Seconds a family generation / write clock lives; losing one costs a miss, never a stale read.
 CACHE_GENERATION_TTL = env.int("CACHE_GENERATION_TTL", default=7 * 24 * 3600)
 # Seconds concurrent misses on one key wait for the first caller's value before computing it themselves.

@@ -40,7 +40,7 @@ def key_prefix() -> str:
 # Partitions on a cluster unless CACHE_PARTITIONS says otherwise: four per master of the smallest cluster (3 masters),
 # so that every master keeps several partitions when masters are added.
 CLUSTER_PARTITIONS_DEFAULT = 12
-PARTITION_MODES = ("key", "process")
+PARTITION_MODES = ("key", "process", "thread")
 
 
 def partitions() -> int:
@@ -54,10 +54,11 @@ def partitions() -> int:
 
 
 def partition_by() -> str:
-    """Which partition holds an entry: "key" (a hash of its key) or "process" (a hash of its key, offset by the
-    process's home: each process reads and fills its own copy of a key)."""
-    mode = getattr(settings, "CACHE_PARTITION_BY", "process") or "process"
-    return mode if mode in PARTITION_MODES else "process"
+    """Which partition holds an entry: "key" (a hash of its key: one copy), "process" or "thread" (one copy per
+    master, on consecutive partitions from the key's: each process, or each thread of a process, reads and fills
+    the copy its home picks). docs/caching.md, "Design: partitions"."""
+    mode = getattr(settings, "CACHE_PARTITION_BY", "thread") or "thread"
+    return mode if mode in PARTITION_MODES else "thread"
 
 
 def default_timeout() -> int:

@@ -6,6 +6,7 @@ and the entry is served only while every one of them still holds that token (see
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -919,9 +920,12 @@ class RedisStore(GenerationStore):
         self._cut = len(key_prefix())
         # One partition under the prefix itself (a single Redis): every name is stored as given, at no cost.
         self._plain = self._heads == (key_prefix(),)
-        self._by_process = conf.partition_by() == "process"
+        self._mode = conf.partition_by()
         self._order: tuple[int, ...] = tuple(range(len(self._heads)))  # the partitions, masters taking turns
+        self._copies = 1  # copies of a key (by process or thread): one per master
         self._home = 0
+        self._threads = itertools.count()
+        self._spots = threading.local()
 
     @property
     def client(self) -> Any:
@@ -941,16 +945,16 @@ class RedisStore(GenerationStore):
                 if self._connection is None:
                     client = self.cache.client.get_client(write=True)
                     scripts = self._register(client)
-                    if len(self._heads) > 1 and self._by_process:
-                        self._order, self._home = self._placement(client)
+                    if len(self._heads) > 1 and self._mode != "key":
+                        self._order, self._copies, self._home = self._placement(client)
                     self._connection = (client, scripts)
         return self._connection
 
-    def _placement(self, client: Any) -> tuple[tuple[int, ...], int]:
+    def _placement(self, client: Any) -> tuple[tuple[int, ...], int, int]:
         """The partitions in an order where consecutive ones are on different masters (each master's partitions in
-        turn), and this process's home: the next number of a counter every process increments once, so that the
-        processes of a deployment take the masters in turn (a random one if the counter does not answer: balance
-        only, never freshness, depends on it)."""
+        turn), how many masters there are (so many copies of a key), and this process's home: the next number of a
+        counter every process increments once, so that the processes of a deployment take the masters in turn (a
+        random one if the counter does not answer: balance only, never freshness, depends on it)."""
         by_node: dict[str, list[int]] = {}
         for index, head in enumerate(self._heads):
             node = client.get_node_from_key(head).name if isinstance(client, RedisCluster) else ""
@@ -961,17 +965,28 @@ class RedisStore(GenerationStore):
             home = int(client.incr(self._at(homes_key(), 0)))
         except BACKEND_ERRORS:
             home = random.randrange(len(order))
-        return tuple(order), home
+        # One copy per master. On one Redis (several partitions there only exercise the fan-out, in tests) one per
+        # partition, so that processes and threads still fill copies of their own.
+        copies = len(columns) if isinstance(client, RedisCluster) else len(order)
+        return tuple(order), copies, home
 
     def _partition(self, key: str) -> int:
-        """The partition of entry `key` (a name as callers see it) for this process."""
+        """The partition of entry `key` (a name as callers see it) for this process and thread. By key: a hash of the
+        key. Otherwise one of `copies` consecutive partitions in the order from there (so on different masters): the
+        process's home picks it ("process"), or the home plus the thread's number in the process ("thread": the
+        requests a process serves, which its threads take in turn, spread over every master)."""
         if len(self._heads) == 1:
             return 0
         spot = zlib.crc32(key.encode())
-        if self._by_process:
-            self._connected()  # the order and the home come with the connection
-            return self._order[(spot + self._home) % len(self._order)]
-        return spot % len(self._heads)
+        if self._mode == "key":
+            return spot % len(self._heads)
+        self._connected()  # the order, the copies and the home come with the connection
+        offset = self._home
+        if self._mode == "thread":
+            if (thread := getattr(self._spots, "number", None)) is None:
+                thread = self._spots.number = next(self._threads)
+            offset += thread
+        return self._order[(spot + offset % self._copies) % len(self._order)]
 
     def _at(self, name: str, partition: int) -> str:
         """Where a name (under key_prefix()) lives in a partition."""

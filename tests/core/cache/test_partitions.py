@@ -3,6 +3,8 @@ every invalidation reaches all of them, a process reads and fills its own copy o
 the single-Redis design always cost. The cluster's side (tags, slots, masters) is in test_cluster.py.
 """
 
+import threading
+
 import pytest
 import redis
 from django.core.cache import caches
@@ -263,3 +265,43 @@ def test_a_server_that_lost_the_write_script_gets_it_again(partitioned, redis_ur
     # then
     assert not store.owes
     assert not store.lookup(KEY).hit
+
+
+def test_by_thread_the_threads_of_one_process_read_and_fill_their_own_copies(partitioned, settings):
+    # given: one process, partitions picked per thread
+    settings.CACHE_PARTITION_BY = "thread"
+    reset_store()
+    store = get_store()
+    seen = {}
+
+    def fill_in_a_thread(name: str) -> None:
+        found = store.lookup(KEY)
+        assert store.store(found.ticket, name, 60)
+        seen[name] = (store.stored_name(KEY, entry=KEY), store.lookup(KEY).payload)
+
+    # when
+    for name in ("one", "two"):
+        thread = threading.Thread(target=fill_in_a_thread, args=(name,))
+        thread.start()
+        thread.join()
+
+    # then: two copies in two partitions, each thread answered from its own; a write reaches both
+    assert seen["one"][0] != seen["two"][0]
+    assert (seen["one"][1], seen["two"][1]) == ("one", "two")
+    store.bump(families=["report"])
+    assert store.count("report:*") == 2
+    assert not store.lookup(KEY).hit
+
+
+def test_by_key_every_process_shares_one_copy(partitioned, settings):
+    # given
+    settings.CACHE_PARTITION_BY = "key"
+    reset_store()
+    first, second = get_store(), other_process()
+
+    # when
+    fill(first)
+
+    # then
+    assert second.lookup(KEY).payload == "value"
+    assert first.count("*") == 1
