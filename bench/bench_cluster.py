@@ -81,6 +81,7 @@ class Shards:
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
         self.calls: collections.Counter = collections.Counter()
+        self.usec: collections.Counter = collections.Counter()
         self.ports: dict[int, int] = {}  # first slot -> port of its master at the last count
         self.snapshot = {node: commandstats(node) for node in cluster.live()}
 
@@ -89,13 +90,19 @@ class Shards:
         for node, ranges in self.cluster.slots().items():
             if node in self.snapshot:
                 first = ranges[0][0]
-                self.calls[first] += load_of(commandstats(node) - self.snapshot[node])[0]
+                calls, usec = load_of(commandstats(node) - self.snapshot[node])
+                self.calls[first] += calls
+                self.usec[first] += usec
                 self.ports[first] = node.port
         self.snapshot = {node: commandstats(node) for node in self.cluster.live()}
 
     def rows(self) -> list[tuple[int, int, int]]:
         """(first slot, port of its master now, calls) per shard."""
         return [(first, self.ports.get(first, 0), self.calls[first]) for first in sorted(self.calls)]
+
+    def busy(self) -> dict[int, int]:
+        """Microseconds of command time per shard (first slot)."""
+        return {first: self.usec[first] for first in sorted(self.usec)}
 
 
 def operation_hit(reply) -> bool:
@@ -266,6 +273,8 @@ def run(args, cluster: LocalCluster | None, servers: list[Gunicorn]) -> dict:
     if cluster is not None:
         shards.close_stretch()
         results["shards"] = shards.rows()
+        results["shard_usec"] = shards.busy()
+        results["seconds"] = round(end - begin, 1)
         results["save_cost"] = save_cost(cluster, SAVES)
     return results
 
@@ -315,10 +324,11 @@ def report(results: dict, args) -> bool:
         print("commands per master (INFO commandstats of each node, those inside scripts included; monitoring and")
         print("replication left out):")
         print_table(
-            ["shard", "master now", "commands", "vs mean", "within ±25 %"],
+            ["shard", "master now", "commands", "vs mean", "within ±25 %", "command time, s", "busy"],
             [
                 [f"slots from {first}", f":{port}", f"{calls:,}", f"{calls / mean - 1:+.0%}" if mean else "-",
-                 verdict(abs(calls - mean) <= BALANCE * mean)]
+                 verdict(abs(calls - mean) <= BALANCE * mean), f"{results['shard_usec'][first] / 1e6:.1f}",
+                 f"{results['shard_usec'][first] / 1e6 / results['seconds']:.0%}"]
                 for first, port, calls in results["shards"]
             ],
         )  # fmt: skip
