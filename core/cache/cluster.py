@@ -4,7 +4,8 @@ django-redis 7 has no cluster client (its issue #208: declined), and Django's Re
 The factory is django-redis's extension point for exactly this, so the cache keeps django-redis's API (get, set,
 incr, the raw client for scripts) and redis-py does the routing: slots, MOVED/ASK, failover re-discovery.
 
-Every key the cache writes carries one hash tag (conf.key_prefix), so every script and pipeline stays in one slot.
+Every key the cache writes carries the hash tag of its partition (core/cache/partitions.py), so every script stays
+in one slot; a write goes to every partition in one pipeline, which the cluster client splits per master.
 """
 
 from __future__ import annotations
