@@ -6,6 +6,7 @@ and the entry is served only while every one of them still holds that token (see
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import os
@@ -60,6 +61,10 @@ from core.cache.keys import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Partitions by thread: the number of the calling context (a thread of a sync server; an async task, which asgiref's
+# sync_to_async carries into the threads it runs the store in), given once per context.
+_CALLER: contextvars.ContextVar[int] = contextvars.ContextVar("cache_caller")
+_CALLERS = itertools.count()
 
 # What a backend raises when it is down or slow; anything else is a bug and is logged with its traceback.
 # RedisClusterException is no RedisError: redis-py's cluster client raises it (and its subclasses
@@ -542,8 +547,13 @@ class GenerationStore:
         return self._held.tokens
 
     def wait_for(self, key: str, timeout: float) -> Lookup:
+        """Poll for the entry another caller holds the lock of and computes (found in any copy it may have filled),
+        until `timeout`; then a miss with a ticket of this caller's own."""
         deadline = time.monotonic() + timeout
+        prefixed, gens, _ = self._probes(key, ())
         while True:
+            if (found := self._call(lambda: self._waited(prefixed, gens), None)) is not None:
+                return found
             found = self.lookup(key)
             remaining = deadline - time.monotonic()
             if found.hit or found.ticket is None or remaining <= 0:
@@ -594,6 +604,10 @@ class GenerationStore:
 
     def _lookup(self, key: str, gens: list[str], clocks: list[str], *, read_entry: bool = True) -> Lookup:
         raise NotImplementedError
+
+    def _waited(self, key: str, gens: list[str]) -> Lookup | None:
+        """A hit in a copy of `key` other callers fill (Redis with partitions); None: look up as usual."""
+        return None
 
     def _store(
         self,
@@ -924,8 +938,6 @@ class RedisStore(GenerationStore):
         self._order: tuple[int, ...] = tuple(range(len(self._heads)))  # the partitions, masters taking turns
         self._copies = 1  # copies of a key (by process or thread): one per master
         self._home = 0
-        self._threads = itertools.count()
-        self._spots = threading.local()
 
     @property
     def client(self) -> Any:
@@ -970,23 +982,42 @@ class RedisStore(GenerationStore):
         copies = len(columns) if isinstance(client, RedisCluster) else len(order)
         return tuple(order), copies, home
 
-    def _partition(self, key: str) -> int:
-        """The partition of entry `key` (a name as callers see it) for this process and thread. By key: a hash of the
-        key. Otherwise one of `copies` consecutive partitions in the order from there (so on different masters): the
-        process's home picks it ("process"), or the home plus the thread's number in the process ("thread": the
-        requests a process serves, which its threads take in turn, spread over every master)."""
-        if len(self._heads) == 1:
-            return 0
+    def _copies_of(self, key: str) -> list[int]:
+        """The partitions that may hold entry `key` (a name as callers see it): by key, the one a hash of the key
+        picks; otherwise one per master, consecutive in the order from there (so each on another master)."""
         spot = zlib.crc32(key.encode())
-        if self._mode == "key":
-            return spot % len(self._heads)
-        self._connected()  # the order, the copies and the home come with the connection
+        if len(self._heads) == 1 or self._mode == "key":
+            return [spot % len(self._heads)]
+        self._connected()  # the order and the copies come with the connection
+        return [self._order[(spot + copy) % len(self._order)] for copy in range(self._copies)]
+
+    def _partition(self, key: str) -> int:
+        """The copy of entry `key` this caller reads and fills: the process's home picks it ("process"), or the home
+        plus a number given to each context ("thread": each thread of a sync server, which takes requests in turn, or
+        each task of an async one), so the reads of one host spread over every master."""
+        copies = self._copies_of(key)
+        if len(copies) == 1:
+            return copies[0]
         offset = self._home
         if self._mode == "thread":
-            if (thread := getattr(self._spots, "number", None)) is None:
-                thread = self._spots.number = next(self._threads)
-            offset += thread
-        return self._order[(spot + offset % self._copies) % len(self._order)]
+            if (number := _CALLER.get(None)) is None:
+                number = next(_CALLERS)
+                _CALLER.set(number)
+            offset += number
+        return copies[offset % len(copies)]
+
+    def _lock_name(self, key: str) -> str:
+        """A key's single-flight lock, in its first copy whichever copy the caller fills: one lock per key."""
+        return self._at(lock_key(key), self._copies_of(key)[0])
+
+    def _waited(self, key: str, gens: list[str]) -> Lookup | None:
+        """A hit in another copy of `key` than this caller's (the lock holder filled its own), or None."""
+        own = self._partition(key)
+        for partition in (copy for copy in self._copies_of(key) if copy != own):
+            payload = self._hit(self._at(key, partition), [self._at(name, partition) for name in gens])
+            if payload is not None:
+                return Lookup(hit=True, payload=payload, ticket=None)
+        return None
 
     def _at(self, name: str, partition: int) -> str:
         """Where a name (under key_prefix()) lives in a partition."""
@@ -1238,11 +1269,10 @@ class RedisStore(GenerationStore):
         return len(names) if dry_run else int(self.client.unlink(*names))
 
     def _acquire(self, key: str, token: str, ttl_ms: int) -> bool:
-        name = self._at(lock_key(key), self._partition(key))
-        return bool(self.client.set(name, token, nx=True, px=max(ttl_ms, 1)))
+        return bool(self.client.set(self._lock_name(key), token, nx=True, px=max(ttl_ms, 1)))
 
     def _release(self, key: str, token: str) -> None:
-        self.scripts.release(keys=[self._at(lock_key(key), self._partition(key))], args=[token])
+        self.scripts.release(keys=[self._lock_name(key)], args=[token])
 
     def _info(self) -> tuple[int | None, int | None]:
         replies = self._per_master(self.client.info("memory", **self._masters()))
