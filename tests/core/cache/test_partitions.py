@@ -305,3 +305,34 @@ def test_by_key_every_process_shares_one_copy(partitioned, settings):
     # then
     assert second.lookup(KEY).payload == "value"
     assert first.count("*") == 1
+
+
+def test_by_thread_single_flight_is_one_per_key_and_a_waiter_finds_the_holder_s_copy(partitioned, settings):
+    # given: partitions per thread; this thread holds the key's lock and computes
+    settings.CACHE_PARTITION_BY = "thread"
+    reset_store()
+    store = get_store()
+    found = store.lookup(KEY)
+    assert store.acquire(KEY, 10_000)
+    refused = threading.Event()
+    seen = {}
+
+    def another_request() -> None:
+        seen["acquired"] = store.acquire(KEY, 10_000)
+        seen["copy"] = store.stored_name(KEY, entry=KEY)
+        refused.set()
+        seen["waited"] = store.wait_for(KEY, 30)
+
+    thread = threading.Thread(target=another_request)
+    thread.start()
+    refused.wait(30)
+
+    # when
+    assert store.store(found.ticket, "the holder's", 60)
+    store.release(KEY)
+    thread.join()
+
+    # then: the other thread (another copy) could not take the lock, and got the holder's value from its copy
+    assert seen["acquired"] is False
+    assert seen["copy"] != store.stored_name(KEY, entry=KEY)
+    assert (seen["waited"].hit, seen["waited"].payload) == (True, "the holder's")
