@@ -974,6 +974,11 @@ class RedisStore(GenerationStore):
             for name in known:  # a cluster pipeline refuses MGET; its GETs (one slot) still go in one round trip
                 pipe.get(name)
             raw, *tokens = pipe.execute()
+        elif replicas := self._replicas():
+            pipe.mget(known)
+            pipe.execute_command("ROLE")
+            raw, tokens, role = pipe.execute()
+            self._check_role(role, replicas)
         else:
             pipe.mget(known)
             raw, tokens = pipe.execute()
@@ -990,6 +995,18 @@ class RedisStore(GenerationStore):
             current.update(zip(unread, (_text(token) for token in found), strict=True))
         self._headers.put(key, list(deps))
         return payload if self._valid(deps, current) else None
+
+    def _check_role(self, role: list[Any], replicas: int) -> None:
+        """With CACHE_REDIS_MIN_REPLICAS, a hit is served only by a master that still has that many replicas. A
+        master that a failover replaced but that is still up (a forced Sentinel failover, before the sentinels demote
+        it) has lost its replica to the promotion: it no longer receives the invalidations other processes send to
+        the new master. Its answer is not served; the pool's connections are dropped, so the next call asks the
+        sentinels where the master is (and checks the new one's identity)."""
+        kind = _text(role[0]) if role else None
+        if kind == "master" and len(role) > 2 and len(role[2]) >= replicas:
+            return
+        self.client.connection_pool.disconnect()
+        raise ReplicationLag(f"the server is a {kind} with {len(role[2]) if kind == 'master' else 0} replicas")
 
     def _store(
         self,
