@@ -75,7 +75,7 @@ FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error", "server_
 SCAN_BATCH = 1000
 RETRY_FIRST_DELAY = 0.05  # seconds before the first retry of an owed invalidation (doubling up to the interval)
 # A row's tag field longer than this (bytes) drops the entries that have expired when an entry is added (store.lua).
-TAG_PRUNE_BYTES = 32768
+TAG_PRUNE_BYTES = 8192
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
