@@ -10,6 +10,7 @@ from port_for import get_port
 from pytest_redis.executor import RedisExecutor
 
 from core.cache.store import get_store
+from tests.fixtures.cache import redis_caches
 
 KEY = "runam:report:1"
 ROW = "@accounts.user:1"
@@ -57,8 +58,10 @@ def _fill() -> None:
 
 
 def test_with_a_replica_an_invalidation_is_done_and_the_replica_holds_it(restartable_redis, replica, settings):
-    # given
+    # given: a timeout long enough that a loaded machine's replica acknowledges within it
+    settings.CACHES = redis_caches(restartable_redis.url, timeout=5)
     settings.CACHE_REDIS_MIN_REPLICAS = 1
+    settings.CACHE_REDIS_WAIT_TIMEOUT = 2
     replica.attach()
     _fill()
     store = get_store()
