@@ -998,8 +998,10 @@ class RedisStore(GenerationStore):
     def _copies_of(self, key: str) -> list[int]:
         """The partitions that may hold entry `key` (a name as callers see it): by key, the one a hash of the key
         picks; otherwise one per master, consecutive in the order from there (so each on another master)."""
+        if len(self._heads) == 1:
+            return [0]
         spot = zlib.crc32(key.encode())
-        if len(self._heads) == 1 or self._mode == "key":
+        if self._mode == "key":
             return [spot % len(self._heads)]
         self._connected()  # the order and the copies come with the connection
         return [self._order[(spot + copy) % len(self._order)] for copy in range(self._copies)]
@@ -1008,6 +1010,8 @@ class RedisStore(GenerationStore):
         """The copy of entry `key` this caller reads and fills: the process's home picks it ("process"), or the home
         plus a number given to each context ("thread": each thread of a sync server, which takes requests in turn, or
         each task of an async one), so the reads of one host spread over every master."""
+        if len(self._heads) == 1:
+            return 0
         copies = self._copies_of(key)
         if len(copies) == 1:
             return copies[0]
@@ -1025,6 +1029,8 @@ class RedisStore(GenerationStore):
 
     def _waited(self, key: str, gens: list[str]) -> Lookup | None:
         """A hit in another copy of `key` than this caller's (the lock holder filled its own), or None."""
+        if len(self._heads) == 1:
+            return None  # one copy: the caller's own lookup reads it
         own = self._partition(key)
         for partition in (copy for copy in self._copies_of(key) if copy != own):
             payload = self._hit(self._at(key, partition), [self._at(name, partition) for name in gens])
