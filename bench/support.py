@@ -72,11 +72,14 @@ class RedisServer:
     """A redis-server of our own. persist=True saves on shutdown and loads on start, so a restart brings old
     entries back: the hard case for invalidations lost during an outage."""
 
-    def __init__(self, workdir: Path, *, persist: bool = False, debug_commands: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, persist: bool = False, debug_commands: bool = False, options: Sequence[str] = ()
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.persist = persist
         self.debug_commands = debug_commands
+        self.options = list(options)  # more redis-server options, e.g. ["--replicaof", "127.0.0.1", "6380"]
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -91,9 +94,17 @@ class RedisServer:
         cmd += ["--save", "3600 1" if self.persist else "", "--appendonly", "no", "--logfile", "redis.log"]
         if self.debug_commands:
             cmd += ["--enable-debug-command", "local"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([*cmd, *self.options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.client().ping, 10, f"redis-server on port {self.port}")
         return self
+
+    def kill(self) -> None:
+        """SIGKILL: a crash; nothing is saved, so a restart loads the last snapshot (persist) or starts empty."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self.proc = None
 
     def stop(self) -> None:
         """SIGTERM: with persist, redis saves its data first (as a clean shutdown in production would)."""

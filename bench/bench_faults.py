@@ -1,0 +1,578 @@
+"""Faults under the freshness torture (issue #13): Redis stalls, writers killed after their commit, a restart from a
+snapshot, a replica promoted after an unreplicated bump, a Sentinel failover.
+
+The freshness torture (bench_freshness: writers through every path, readers anonymous and signed in, the stale-read
+checker) runs against gunicorn (2 workers, GRAPHQL_CACHE_DEBUG on, so every response says whether the cache served
+it) while each fault happens, and for a while after it. Per fault it prints: the writes completed during the fault,
+stale reads during it, stale reads after its end (and those later than 1 s after it), the longest time from its end
+to the last stale read, 5xx (and requests with no answer), the time from its end to the first cache hit, and the
+outbox rows left when the window after it ends. Targets (issue #13, "Done when"): no stale read later than 1 s
+after a fault ends, none at all for a fault that does not touch Redis, no 5xx, hits again within 1 s.
+
+The faults, and what "during" means for each (from the first moment a write's invalidation can be lost to the moment
+the app can reach a healthy Redis again):
+
+  stall-<s>, stall-write-<s>  `CLIENT PAUSE <ms> ALL` / `WRITE` on the app's Redis; during: the pause.
+  sigkill                     writers in their own process (`manage.py shell -c`) that update an errand and SIGKILL
+                              themselves in a commit hook: alternately one registered before the cache's (nothing
+                              after the commit runs: the relay of the servers must apply the outbox row) and one
+                              after it (the process dies after its settle, as the issue's brief puts it). Each write
+                              counts as completed when the bench sees its writer dead. During: the first launch to
+                              the last death. Redis is untouched: no stale read is allowed at all.
+  snapshot                    persistence on: SAVE, writes go on (their invalidations reach Redis), then SIGKILL
+                              and an immediate restart on the same port, which loads the snapshot: entries those
+                              writes invalidated are back. The gunicorn workers live through it and reconnect
+                              (redis-py does so silently when a pooled connection was closed). During: SAVE to
+                              the restarted server answering.
+  promotion                   a master and a replica, each behind a TCP proxy of ours (bench/proxy.py): one carries
+                              replication, one is the app's address (REDIS_URL). The replication link is held (a
+                              partition: the master keeps acknowledging writes, with bumps the replica never gets),
+                              the master gets SIGKILL, the replica `REPLICAOF NO ONE`, and the app's address is moved
+                              to it (the proxy closes every connection and connects new ones to the replica), as a
+                              virtual IP or a managed endpoint moves. No Sentinel: that is the next fault.
+                              CACHE_REDIS_MIN_REPLICAS=1. During: the hold to the move.
+  sentinel                    a master, a replica and 3 Sentinels on loopback; the app finds the master through them
+                              (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE; CACHE_REDIS_MIN_REPLICAS=1). The master gets
+                              SIGKILL. During: the kill to the Sentinels naming the promoted replica.
+
+Each group of faults on one kind of Redis set-up runs in a process of its own (Django's settings are loaded once per
+process), with its own Redis servers and gunicorn, on one scratch database migrated and seeded once.
+
+Run: `python -m bench faults` (`--faults sigkill,snapshot`, `--stalls 0.5,1.5,3`, `--before`, `--after` in seconds;
+`--shared`: the single-Redis faults one after another in one process, as tests/bench does to save start-ups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.bench_freshness import Torture, prepare, title
+from bench.bench_outage import is_hit
+from bench.support import (
+    BIN,
+    ROOT,
+    Gunicorn,
+    RedisServer,
+    Stopwatch,
+    arguments,
+    machine_line,
+    prepare_database,
+    print_table,
+    scratch_database,
+    server_env,
+    setup_django,
+    verdict,
+    wait_until,
+    write_results,
+)
+
+LATE = 1.0  # seconds after a fault's end from which no stale read is allowed
+RESUME = 1.0  # seconds after a fault's end within which hits must resume
+WRITER_PAUSE = 0.5  # mean seconds between a writer's calls: entries live long enough to be hit between writes
+KILLED_ERRANDS = 2  # errands only the SIGKILLed writers write
+SENTINEL_SERVICE = "runam-faults"
+SENTINELS = 3
+NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]  # a replica's first sync at once, not 5 s later
+
+# A writer that dies right after its commit: a commit hook registered before the cache's kills the process before
+# the cache's hook settles the write (the relay must apply its outbox row); one registered after it, after the settle.
+KILL_SCRIPT = """
+import os, signal
+from django.db import transaction
+from errands.models import Errand
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+with transaction.atomic():
+    if {first}:
+        transaction.on_commit(die)
+    Errand.objects.filter(pk={pk}).update(title={title!r})
+    transaction.on_commit(die)
+"""
+
+
+# --- Redis set-ups ------------------------------------------------------------------------------------------------
+
+
+class ProxyProcess:
+    """bench/proxy.py in its own process: `command("hold")`, `command("target 6380")` return once done."""
+
+    def __init__(self, target: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.proxy", str(target)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self.proc.stdout.readline())
+
+    def command(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok":
+            raise RuntimeError(f"proxy answered {answer!r} to {line!r}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@dataclass
+class Rig:
+    """The Redis servers of one set-up, and what the app's environment says to reach them."""
+
+    workdir: Path
+    env: dict[str, Any] = field(default_factory=dict)  # REDIS_URL or REDIS_SENTINELS..., for the app's environment
+    app_env: dict[str, str] = field(default_factory=dict)  # the servers' whole environment, once they start
+    redis: RedisServer | None = None  # the app's Redis (single), or the master
+    replica: RedisServer | None = None
+    replication: ProxyProcess | None = None  # master -> replica link (promotion)
+    address: ProxyProcess | None = None  # the app's address (promotion)
+    sentinels: list[RedisServer] = field(default_factory=list)
+
+    def client(self):
+        return self.redis.client()
+
+    def ready(self) -> None:
+        """Wait for what the set-up needs before a fault (called once the servers have started: meanwhile, the
+        Sentinels find each other, which takes them a few seconds)."""
+        if self.sentinels:
+            wait_until(lambda: all(knows_everyone(s) for s in self.sentinels), 60, "the Sentinels to find each other",
+                       interval=0.2)  # fmt: skip
+
+
+def single(stack: contextlib.ExitStack, workdir: Path) -> Rig:
+    """One redis-server with persistence on (the snapshot fault needs it; the others do not notice)."""
+    server = RedisServer(workdir / "redis", persist=True)
+    stack.callback(server.stop)
+    server.start()
+    return Rig(workdir, {"REDIS_URL": server.url}, redis=server)
+
+
+def replicated(stack: contextlib.ExitStack, workdir: Path) -> Rig:
+    """A master and a replica, replicating through one proxy; the app reaches the master through another."""
+    master = RedisServer(workdir / "master", options=NO_SYNC_DELAY)
+    stack.callback(master.stop)
+    master.start()
+    replication = ProxyProcess(master.port)
+    stack.callback(replication.stop)
+    replica = RedisServer(workdir / "replica", options=["--replicaof", "127.0.0.1", str(replication.port)])
+    stack.callback(replica.stop)
+    replica.start()
+    wait_until(lambda: in_sync(master, replica), 30, "the replica to sync")
+    address = ProxyProcess(master.port)
+    stack.callback(address.stop)
+    env = {"REDIS_URL": f"redis://127.0.0.1:{address.port}/0", "CACHE_REDIS_MIN_REPLICAS": 1}
+    return Rig(workdir, env, redis=master, replica=replica, replication=replication, address=address)
+
+
+def with_sentinels(stack: contextlib.ExitStack, workdir: Path) -> Rig:
+    """A master, a replica and 3 Sentinels (quorum 2, master down after 1 s without an answer)."""
+    master = RedisServer(workdir / "master", options=NO_SYNC_DELAY)
+    stack.callback(master.stop)
+    master.start()
+    replica = RedisServer(workdir / "replica", options=["--replicaof", "127.0.0.1", str(master.port)])
+    stack.callback(replica.stop)
+    replica.start()
+    wait_until(lambda: in_sync(master, replica), 30, "the replica to sync")
+    sentinels = []
+    for n in range(SENTINELS):
+        sentinel = Sentinel(workdir / f"sentinel-{n}", master.port)
+        stack.callback(sentinel.stop)
+        sentinels.append(sentinel.start())
+    env = {
+        "REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels),
+        "REDIS_SENTINEL_SERVICE": SENTINEL_SERVICE,
+        # Until the app reads REDIS_SENTINELS, it uses this one: the master, which the fault kills.
+        "REDIS_URL": master.url,
+        "CACHE_REDIS_MIN_REPLICAS": 1,
+    }
+    return Rig(workdir, env, redis=master, replica=replica, sentinels=sentinels)
+
+
+class Sentinel(RedisServer):
+    """redis-server --sentinel watching the master on `master_port`, with a config file of its own (Sentinel rewrites
+    it): quorum 2, the master down after 1 s without an answer."""
+
+    def __init__(self, workdir: Path, master_port: int) -> None:
+        super().__init__(workdir)
+        self.master_port = master_port
+
+    def start(self) -> Sentinel:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\nlogfile sentinel.log\n"
+            f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {self.master_port} 2\n"
+            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n"
+            f"sentinel failover-timeout {SENTINEL_SERVICE} 5000\n"
+            f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
+        )
+        self.proc = subprocess.Popen(
+            ["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(self.client().ping, 10, f"redis-sentinel on port {self.port}")
+        return self
+
+
+def in_sync(master: RedisServer, replica: RedisServer) -> bool:
+    info = replica.client().info("replication")
+    offset = master.client().info("replication")["master_repl_offset"]
+    return info.get("master_link_status") == "up" and info.get("slave_repl_offset", -1) >= offset
+
+
+def knows_everyone(sentinel: Sentinel) -> bool:
+    client = sentinel.client()
+    return (
+        len(client.sentinel_sentinels(SENTINEL_SERVICE)) == SENTINELS - 1
+        and len(client.sentinel_slaves(SENTINEL_SERVICE)) == 1
+    )
+
+
+def master_port(sentinel: Sentinel) -> int | None:
+    address = sentinel.client().sentinel_get_master_addr_by_name(SENTINEL_SERVICE)
+    return int(address[1]) if address else None
+
+
+SETUPS = {"single": single, "replicated": replicated, "sentinel": with_sentinels}
+
+
+# --- faults -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    start: float
+    end: float
+    notes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    setup: str
+    touches_redis: bool = True
+
+    def inject(self, rig: Rig, torture: Torture, args) -> Window:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Stall(Fault):
+    seconds: float = 1.0
+    mode: str = "ALL"
+
+    def inject(self, rig: Rig, torture: Torture, args) -> Window:
+        client = rig.client()
+        start = time.monotonic()
+        client.execute_command("CLIENT", "PAUSE", round(self.seconds * 1000), self.mode)
+        end = time.monotonic() + self.seconds  # the latest the pause can end
+        time.sleep(max(end - time.monotonic(), 0))
+        wait_until(client.ping, 10, "Redis to answer after the pause")
+        return Window(start, end)
+
+
+@dataclass(frozen=True)
+class KilledWriters(Fault):
+    def inject(self, rig: Rig, torture: Torture, args) -> Window:
+        errands = torture.plan.targets["killed"]
+        start = time.monotonic()
+        for n in range(args.kills):
+            errand_id = errands[n % len(errands)]
+            key = ("title", errand_id)
+            seq = torture.history.next_seq(key)
+            script = KILL_SCRIPT.format(first=n % 2 == 0, pk=errand_id, title=title(errand_id, seq))
+            done = subprocess.run(
+                [str(BIN / "python"), "manage.py", "shell", "-c", script],
+                cwd=ROOT, env=rig.app_env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            if done.returncode != -signal.SIGKILL:
+                raise RuntimeError(f"the writer was to die by SIGKILL after its commit:\n{done.stderr[-2000:]}")
+            torture.wrote("killed", key, seq)  # committed: it dies only in a commit hook
+        return Window(start, time.monotonic(), {"killed": args.kills, "before_settle": (args.kills + 1) // 2})
+
+
+@dataclass(frozen=True)
+class SnapshotRestart(Fault):
+    def inject(self, rig: Rig, torture: Torture, args) -> Window:
+        start = time.monotonic()
+        rig.client().save()  # the RDB the restart loads
+        time.sleep(args.lost)  # writes go on; their invalidations reach Redis, not the snapshot
+        rig.redis.kill()  # nothing saved since the snapshot
+        rig.redis.start()  # same port, same dir: loads the snapshot
+        end = time.monotonic()
+        return Window(start, end, {"keys_restored": rig.client().dbsize()})
+
+
+@dataclass(frozen=True)
+class Promotion(Fault):
+    def inject(self, rig: Rig, torture: Torture, args) -> Window:
+        master, replica = rig.redis, rig.replica
+        start = time.monotonic()
+        rig.replication.command("hold")
+        time.sleep(args.lost)  # the master acknowledges bumps the replica never gets
+        behind = master.client().info("replication")["master_repl_offset"]
+        behind -= replica.client().info("replication").get("slave_repl_offset", 0)
+        master.kill()
+        replica.client().execute_command("REPLICAOF", "NO", "ONE")
+        rig.address.command(f"target {replica.port}")
+        end = time.monotonic()
+        rig.redis, rig.replica = replica, None
+        return Window(start, end, {"bytes_not_replicated": behind})
+
+
+@dataclass(frozen=True)
+class SentinelFailover(Fault):
+    def inject(self, rig: Rig, torture: Torture, args) -> Window:
+        master, replica = rig.redis, rig.replica
+        start = time.monotonic()
+        master.kill()
+        wait_until(
+            lambda: (
+                all(master_port(s) == replica.port for s in rig.sentinels)
+                and replica.client().info("replication")["role"] == "master"
+            ),
+            60,
+            "the Sentinels to promote the replica",
+        )
+        end = time.monotonic()
+        rig.redis, rig.replica = replica, None
+        return Window(start, end, {"failover_seconds": round(end - start, 2)})
+
+
+def faults(stalls: list[float]) -> dict[str, Fault]:
+    found: dict[str, Fault] = {}
+    for mode, seconds in itertools.product(("ALL", "WRITE"), stalls):
+        name = f"stall-{seconds:g}" if mode == "ALL" else f"stall-write-{seconds:g}"
+        found[name] = Stall(name, "single", seconds=seconds, mode=mode)
+    found["sigkill"] = KilledWriters("sigkill", "single", touches_redis=False)
+    found["snapshot"] = SnapshotRestart("snapshot", "single")
+    found["promotion"] = Promotion("promotion", "replicated")
+    found["sentinel"] = SentinelFailover("sentinel", "sentinel")
+    return found
+
+
+# --- one group of faults, in its own process ----------------------------------------------------------------------
+
+
+def add_killed_targets(plan, history) -> None:
+    """Errands of the board that no other writer owns, for the SIGKILLed writers; their titles start at 0."""
+    from errands.models import Errand
+
+    taken = {pk for pks in plan.targets.values() for pk in pks} | {plan.control}
+    board = Errand.objects.order_by("-created_at", "-id").values_list("pk", flat=True)[:50]
+    plan.targets["killed"] = [pk for pk in board if pk not in taken][:KILLED_ERRANDS]
+    for errand_id in plan.targets["killed"]:
+        Errand.objects.filter(pk=errand_id).update(title=title(errand_id, 0))
+        history.wrote(("title", errand_id), 0, time.monotonic())
+
+
+def run_group(names: list[str], args, db_url: str, workdir: Path) -> dict:
+    catalogue = faults(args.stall_list)
+    chosen = [catalogue[name] for name in names]
+    with contextlib.ExitStack() as stack:
+        rig = SETUPS[chosen[0].setup](stack, workdir)
+        env = rig.app_env = server_env(db_url, None, GRAPHQL_CACHE_DEBUG=True, **rig.env)
+        server = Gunicorn(env, workdir / "gunicorn.log", args.threads)
+        stack.callback(server.stop)
+        server.start()
+        setup_django(env)
+        from core.cache import outbox
+
+        rig.ready()
+        machine = machine_line(db_url, rig.client(), threads=args.threads)
+        plan, history = prepare(server.url)
+        add_killed_targets(plan, history)
+        watch = Stopwatch(24 * 3600)  # stopped below
+        torture = Torture(server.url, plan, history, watch, max_operations=10**9, pause=WRITER_PAUSE)
+        load = threading.Thread(target=torture.run)
+        load.start()
+        windows = []
+        try:
+            for fault in chosen:
+                since = time.monotonic()
+                time.sleep(args.before)
+                window = fault.inject(rig, torture, args)
+                time.sleep(args.after)
+                window.notes["outbox_left"] = outbox.count()  # rows no writer nor relay applied yet
+                windows.append((fault, since, window, time.monotonic()))
+        finally:
+            watch.stop()
+            load.join()
+    results = {fault.name: measure(torture, fault, since, window, until) for fault, since, window, until in windows}
+    return {"machine": machine, "faults": results, "failures": dict(torture.failures.most_common(10))}
+
+
+def measure(torture: Torture, fault: Fault, since: float, window: Window, until: float) -> dict:
+    """The fault's figures; 5xx and requests with no answer count from `since`, the load before it."""
+    start, end = window.start, window.end
+    history = torture.history
+    stale_during = [s for s in history.stale(start, end) if s.key[0] != "control"]
+    stale_after = [s for s in history.stale(end, until) if s.key[0] != "control"]
+    replies = [reply for started, reply, _ in torture.replies if since <= started < until]
+    reads_after = [r for _, r, who in torture.replies if end <= r.started < until and who not in ("mutation", "admin")]
+    hits_after = [r for r in reads_after if is_hit(r)]
+    first_hit = min((r.started + r.elapsed for r in hits_after), default=None)
+    writes = sum(
+        1 for key, done in history.writes.items() if key[0] != "control" for at, seq in done if start <= at < end
+    )
+    return {
+        "touches_redis": fault.touches_redis,
+        "fault_seconds": round(end - start, 2),
+        "writes_during": writes,
+        "stale_during": len(stale_during),
+        "stale_after": len(stale_after),
+        "stale_late": sum(1 for s in stale_after if s.started - end > LATE),
+        "last_stale_after_s": round(max(s.started - end for s in stale_after), 3) if stale_after else None,
+        "stale_examples": [
+            {**vars(s), "after_end_s": round(s.started - end, 3)} for s in [*stale_during, *stale_after][:5]
+        ],
+        "server_errors": sum(1 for r in replies if r.status >= 500),
+        "no_answer": sum(1 for r in replies if r.status == 0),
+        "reads_after": len(reads_after),
+        "hits_after": len(hits_after),
+        "first_hit_after_s": round(first_hit - end, 3) if first_hit is not None else None,
+        "control_stale": sum(1 for s in history.stale(start, until) if s.key[0] == "control"),
+        "notes": window.notes,
+    }
+
+
+def met(found: dict) -> dict[str, bool]:
+    stale_ok = found["stale_late"] == 0 and (
+        found["touches_redis"] or found["stale_during"] + found["stale_after"] == 0
+    )
+    first = found["first_hit_after_s"]
+    return {
+        "stale": stale_ok,
+        "errors": found["server_errors"] + found["no_answer"] == 0,
+        "resume": first is not None and first <= RESUME,
+        "fault happened": found["writes_during"] > 0,
+    }
+
+
+# --- the whole run ------------------------------------------------------------------------------------------------
+
+
+def groups(names: list[str], shared: bool, catalogue: dict[str, Fault]) -> list[list[str]]:
+    """One process per fault, or (shared) one per set-up with its faults in turn."""
+    if not shared:
+        return [[name] for name in names]
+    by_setup: dict[str, list[str]] = {}
+    for name in names:
+        by_setup.setdefault(catalogue[name].setup, []).append(name)
+    return list(by_setup.values())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments(
+        __doc__.splitlines()[0], before=5.0, after=10.0, lost=2.0, kills=6, errands=300, threads=32,
+        faults="", stalls="0.5,1.5,3",
+    )  # fmt: skip
+    parser.add_argument("--shared", action="store_true", help="one process per Redis set-up, not per fault")
+    parser.add_argument("--group", help=argparse.SUPPRESS)  # the child's options
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.stall_list = [float(s) for s in args.stalls.split(",") if s]
+    if args.group:  # a child: one group of faults
+        write_results(args.json, run_group(args.group.split(","), args, args.database_url, args.workdir))
+        return
+    catalogue = faults(args.stall_list)
+    names = [n for n in args.faults.split(",") if n] or list(catalogue)
+    unknown = sorted(set(names) - set(catalogue))
+    if unknown:
+        sys.exit(f"unknown faults {unknown}; known: {sorted(catalogue)}")
+    results: dict[str, Any] = {"faults": {}, "failures": {}, "errors": {}}
+    with tempfile.TemporaryDirectory(prefix="runam-bench-faults-") as tmp, scratch_database() as db_url:
+        prepare_database(server_env(db_url, None), args.errands)
+        print(f"{args.errands} errands; {args.before:g} s of load before each fault, {args.after:g} s after it")
+        for n, group in enumerate(groups(names, args.shared, catalogue)):
+            found = run_child(group, args, db_url, Path(tmp) / f"group-{n}")
+            if "machine" not in results:
+                print(found.get("machine", ""))
+            results["machine"] = found.get("machine", "")
+            results["faults"].update(found.get("faults", {}))
+            results["failures"].update({f"{','.join(group)}: {k}": v for k, v in found.get("failures", {}).items()})
+            if "error" in found:
+                results["errors"][",".join(group)] = found["error"]
+    ok = report(results, names)
+    write_results(args.json, results)
+    if not ok:
+        sys.exit("fault bench: a target was not met")
+
+
+def run_child(group: list[str], args, db_url: str, workdir: Path) -> dict:
+    workdir.mkdir(parents=True)
+    out = workdir / "results.json"
+    command = [sys.executable, "-m", "bench.bench_faults", "--group", ",".join(group), "--database-url", db_url]
+    command += ["--workdir", str(workdir), "--json", str(out), "--stalls", args.stalls, "--before", str(args.before)]
+    command += ["--after", str(args.after), "--lost", str(args.lost), "--kills", str(args.kills)]
+    command += ["--threads", str(args.threads)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if not out.exists():
+        return {"error": f"exit {done.returncode}: {done.stderr[-2000:]}"}
+    return json.loads(out.read_text())
+
+
+def report(results: dict, names: list[str]) -> bool:
+    found = results["faults"]
+    rows = []
+    for name in names:
+        f = found.get(name)
+        if f is None:
+            rows.append([name, "did not run", *[""] * 11])
+            continue
+        checks = met(f)
+        rows.append([
+            name, f"{f['fault_seconds']:.2f}", f["writes_during"], f["stale_during"], f["stale_after"],
+            f["stale_late"], "-" if f["last_stale_after_s"] is None else f"{f['last_stale_after_s']:.2f}",
+            f["server_errors"], f["no_answer"],
+            "never" if f["first_hit_after_s"] is None else f"{f['first_hit_after_s']:.2f}",
+            f["notes"]["outbox_left"], f["control_stale"],
+            "met" if all(checks.values()) else "NOT met: " + ", ".join(k for k, v in checks.items() if not v),
+        ])  # fmt: skip
+    print()
+    print_table(
+        ["fault", "fault s", "writes during", "stale during", "stale after", f"stale > {LATE:g} s after",
+         "last stale after end, s", "5xx", "no answer", "first hit after end, s", "outbox left", "control stale",
+         "verdict"],
+        rows,
+    )  # fmt: skip
+    print()
+    print(f"targets: no stale read later than {LATE:g} s after a fault's end (none at all for sigkill, which leaves")
+    print(f"Redis alone), no 5xx, a cache hit within {RESUME:g} s of the end; 'control stale': reads of the errand")
+    print("changed by raw SQL, which invalidates nothing (the checker works when it is above 0 over the run)")
+    for name in names:
+        f = found.get(name) or {}
+        if f.get("notes"):
+            print(f"  {name}: {', '.join(f'{k} {v}' for k, v in f['notes'].items())}")
+        for example in f.get("stale_examples", []):
+            print(f"  {name}: e.g. {example}")
+    for failure, count in results["failures"].items():
+        print(f"  failed {count}x: {failure}")
+    for group, error in results["errors"].items():
+        print(f"  {group} did not finish: {error}")
+    ok = all(name in found and all(met(found[name]).values()) for name in names)
+    print()
+    print(f"fault bench: {verdict(ok)}")
+    return ok
+
+
+if __name__ == "__main__":
+    main()
