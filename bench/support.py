@@ -254,6 +254,103 @@ class LocalCluster:
         self.stop()
 
 
+class LocalSentinel:
+    """Redis Sentinel of our own: a master, `replicas` replicas and `sentinels` sentinels that monitor it as
+    `service` (quorum 1, so one sentinel is enough to fail over), all on free loopback ports, in a temp dir, no
+    persistence. The tests' sentinel fixture and the fault bench start it; kill() is a crash, failover() a forced
+    failover (`SENTINEL FAILOVER`, no agreement needed). django-redis keeps one pool per process and URL
+    (`redis://<service>/0`): give each set-up in one process its own service name."""
+
+    def __init__(
+        self, workdir: Path, *, service: str = "runam", replicas: int = 1, sentinels: int = 1, down_after_ms: int = 1000
+    ) -> None:
+        self.SERVICE = service
+        self.workdir = workdir
+        self.down_after_ms = down_after_ms
+        ports = _free_ports(1 + replicas + sentinels)
+        self.nodes = [LocalNode(port, 0, workdir / f"node-{port}") for port in ports[: 1 + replicas]]
+        self.sentinels = [LocalNode(port, 0, workdir / f"sentinel-{port}") for port in ports[1 + replicas :]]
+
+    @property
+    def addresses(self) -> list[str]:
+        """The sentinels, as REDIS_SENTINELS lists them."""
+        return [node.address for node in self.sentinels]
+
+    def start(self) -> LocalSentinel:
+        master = self.nodes[0]
+        try:
+            for node in self.nodes:
+                node.workdir.mkdir(parents=True, exist_ok=True)
+                cmd = ["redis-server", "--port", str(node.port), "--bind", "127.0.0.1", "--dir", str(node.workdir)]
+                cmd += ["--save", "", "--appendonly", "no", "--logfile", "redis.log"]
+                if node is not master:
+                    cmd += ["--replicaof", "127.0.0.1", str(master.port)]
+                node.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for node in self.nodes:
+                wait_until(node.client().ping, 10, f"redis-server on port {node.port}")
+            wait_until(lambda: self._in_sync(master), 30, "the replicas to sync")
+            for node in self.sentinels:
+                node.workdir.mkdir(parents=True, exist_ok=True)
+                conf = node.workdir / "sentinel.conf"
+                conf.write_text(
+                    f"port {node.port}\nbind 127.0.0.1\ndir {node.workdir}\nlogfile sentinel.log\n"
+                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} 1\n"
+                    f"sentinel down-after-milliseconds {self.SERVICE} {self.down_after_ms}\n"
+                    f"sentinel failover-timeout {self.SERVICE} 10000\n"
+                )
+                cmd = ["redis-server", str(conf), "--sentinel"]
+                node.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for node in self.sentinels:
+                wait_until(lambda node=node: self._sees_replicas(node), 30, f"sentinel on port {node.port}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _in_sync(self, master: LocalNode) -> bool:
+        return int(master.client().info("replication").get("connected_slaves", 0)) >= len(self.nodes) - 1
+
+    def _sees_replicas(self, sentinel: LocalNode) -> bool:
+        return len(sentinel.client().sentinel_slaves(self.SERVICE)) >= len(self.nodes) - 1
+
+    def master(self) -> LocalNode:
+        """The node the sentinels name as master now."""
+        _, port = self.sentinels[0].client().sentinel_get_master_addr_by_name(self.SERVICE)
+        return next(node for node in self.nodes if node.port == int(port))
+
+    def failover(self) -> LocalNode:
+        """Force a failover and wait until a replica is master and the sentinels say so; returns the new master."""
+        old = self.master()
+
+        def started() -> bool:
+            # NOGOODSLAVE until the sentinel has fresh INFO from a replica (it refreshes every few seconds)
+            return self.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", self.SERVICE)
+
+        wait_until(started, 30, "the sentinel to accept the failover", interval=0.2)
+        wait_until(lambda: self.master() is not old and self.master().client().info("replication")["role"] == "master",
+                   30, "the failover")  # fmt: skip
+        return self.master()
+
+    def kill(self, node: LocalNode) -> None:
+        """SIGKILL: a crash, nothing saved."""
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.kill()
+            node.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for node in [*self.sentinels, *self.nodes]:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.kill()
+                node.proc.wait(timeout=30)
+            node.proc = None
+
+    def __enter__(self) -> LocalSentinel:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 def _free_ports(count: int) -> list[int]:
     """Distinct free ports, all held open until every one is chosen (so no two are the same)."""
     with contextlib.ExitStack() as stack:

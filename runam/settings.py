@@ -189,6 +189,23 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # (where discovery starts; the client learns the rest). docs/scale-out.md says what a cluster gives today.
 REDIS_CLUSTER_NODES = [node.strip() for node in env.list("REDIS_CLUSTER_NODES", default=[]) if node.strip()]
 REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=bool(REDIS_CLUSTER_NODES))
+# Redis Sentinel: REDIS_SENTINELS=host:port,host:port (the sentinels) and REDIS_SENTINEL_SERVICE, the name they monitor
+# (or REDIS_URL=redis://<service>/<db>). The client asks the sentinels where the master is, and again after a failover.
+REDIS_SENTINELS = [node.strip() for node in env.list("REDIS_SENTINELS", default=[]) if node.strip()]
+REDIS_SENTINEL_SERVICE = env.str("REDIS_SENTINEL_SERVICE", default="")
+if REDIS_SENTINELS and REDIS_CLUSTER:
+    raise environ.ImproperlyConfigured("REDIS_SENTINELS and REDIS_CLUSTER exclude each other")
+if REDIS_SENTINELS and not (REDIS_SENTINEL_SERVICE or REDIS_URL):
+    raise environ.ImproperlyConfigured(
+        "REDIS_SENTINELS needs REDIS_SENTINEL_SERVICE (or REDIS_URL=redis://<service>/0)"
+    )
+if REDIS_SENTINELS and REDIS_SENTINEL_SERVICE:
+    REDIS_URL = f"redis://{REDIS_SENTINEL_SERVICE}/0"
+# Replicas that must hold an invalidation before it counts as done (WAIT, on single Redis or Sentinel; 0: no WAIT).
+# Until they do, it is owed like one that never reached Redis: a failover cannot bring back what it invalidated.
+CACHE_REDIS_MIN_REPLICAS = env.int("CACHE_REDIS_MIN_REPLICAS", default=0)
+# Seconds an invalidation waits for those replicas; keep it below REDIS_SOCKET_TIMEOUT.
+CACHE_REDIS_WAIT_TIMEOUT = env.float("CACHE_REDIS_WAIT_TIMEOUT", default=0.05)
 if REDIS_CLUSTER and not (REDIS_URL or REDIS_CLUSTER_NODES):
     raise environ.ImproperlyConfigured("REDIS_CLUSTER=true needs REDIS_URL (one node) or REDIS_CLUSTER_NODES")
 if REDIS_CLUSTER and (not CACHE_KEY_PREFIX or set(CACHE_KEY_PREFIX) & set("{}")):
@@ -231,9 +248,11 @@ _CACHE_COMMON = {
     "TIMEOUT": CACHE_DEFAULT_TIMEOUT,
     "KEY_FUNCTION": "core.cache.keys.backend_key",
 }
-if REDIS_URL or REDIS_CLUSTER:
+if REDIS_URL or REDIS_CLUSTER or REDIS_SENTINELS:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+
+    from core.cache.identity import checked_connect
 
     CACHES = {
         "default": {
@@ -248,9 +267,12 @@ if REDIS_URL or REDIS_CLUSTER:
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.1),
                 "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.1),
                 # No retries: one would double the time a caller can lose to a dead Redis (the cache fails open).
+                # Every new connection first checks the server's run_id (core/cache/identity.py): a Redis restarted
+                # from a snapshot or a promoted replica bumps the epoch before it serves anything.
                 "CONNECTION_POOL_KWARGS": {
                     "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=64),
                     "retry": Retry(NoBackoff(), 0),
+                    "redis_connect_func": checked_connect,
                 },
             },
         }
@@ -258,6 +280,19 @@ if REDIS_URL or REDIS_CLUSTER:
     if REDIS_CLUSTER:
         CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] = "core.cache.cluster.ClusterConnectionFactory"
         CACHES["default"]["OPTIONS"]["CLUSTER_NODES"] = REDIS_CLUSTER_NODES
+    if REDIS_SENTINELS:
+        from core.cache.cluster import parse_nodes
+
+        CACHES["default"]["OPTIONS"].update(
+            CLIENT_CLASS="django_redis.client.SentinelClient",
+            CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
+            SENTINELS=parse_nodes(REDIS_SENTINELS),
+            # The sentinels themselves: the same timeouts, none of the cache's connection hooks.
+            SENTINEL_KWARGS={
+                "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.1),
+                "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=0.1),
+            },
+        )
 else:
     CACHES = {
         "default": {

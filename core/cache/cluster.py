@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
 
+from core.cache.identity import check_server
+
 
 def parse_nodes(nodes: list[str] | tuple[str, ...]) -> list[tuple[str, int]]:
     """`["10.0.0.1:7000", "[::1]:7001"]` → `[("10.0.0.1", 7000), ("::1", 7001)]`."""
@@ -65,6 +67,9 @@ class ClusterConnectionFactory(ConnectionFactory):
             "password": params.get("password") or location.password,
             "ssl": location.scheme == "rediss",
         }
+        # RedisCluster sets up each node's connections itself and then calls this hook: the identity check alone.
+        pool.pop("redis_connect_func", None)
+        kwargs["redis_connect_func"] = check_server
         if "retry" in pool:
             # Retries of a command after a connection error or CLUSTERDOWN (each re-reads the slot map first).
             kwargs["retry"] = pool.pop("retry")

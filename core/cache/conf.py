@@ -112,3 +112,14 @@ def exit_flush_timeout() -> float:
     """Seconds an exiting process may wait for the backend to apply what it owes (epoch bump, settles, its outbox
     rows) and to take its stats."""
     return float(getattr(settings, "CACHE_EXIT_FLUSH_TIMEOUT", EXIT_FLUSH_TIMEOUT_DEFAULT))
+
+
+def min_replicas() -> int:
+    """Replicas that must hold an invalidation (WAIT) before it counts as done; 0: no WAIT (no replicas)."""
+    return max(int(getattr(settings, "CACHE_REDIS_MIN_REPLICAS", 0)), 0)
+
+
+def replica_wait_timeout() -> float:
+    """Seconds an invalidation waits for min_replicas() replicas before it counts as owed (keep it below
+    REDIS_SOCKET_TIMEOUT: the reply must arrive before the socket gives up)."""
+    return max(float(getattr(settings, "CACHE_REDIS_WAIT_TIMEOUT", 0.05)), 0.001)

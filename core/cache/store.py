@@ -25,7 +25,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from core.cache import conf
+from core.cache import conf, identity
 from core.cache.conf import key_prefix
 from core.cache.journal import Journal
 from core.cache.journal import default_path as journal_path
@@ -61,10 +61,19 @@ T = TypeVar("T")
 # RedisClusterException is no RedisError: redis-py's cluster client raises it (and its subclasses
 # SlotNotCoveredError, CrossSlotTransactionError) when no node answers or no node serves a slot.
 BACKEND_ERRORS = (RedisError, RedisClusterException, ConnectionInterrupted, OSError)
+
+
+class ReplicationLag(RedisError):
+    """An invalidation reached the master but not CACHE_REDIS_MIN_REPLICAS replicas in time: a failover could lose
+    it, so it counts as failed (owed), like one that never reached Redis."""
+
+
 TIMEOUTS = (RedisTimeout, TimeoutError)
 # What each failed call counts as: a failed read only costs a miss; a failed invalidation is owed (an epoch bump).
-FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error")
+# "server_change": a new connection found a server with another run_id (a restart, a failover: identity.py).
+FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error", "server_change")
 SCAN_BATCH = 1000
+RETRY_FIRST_DELAY = 0.05  # seconds before the first retry of an owed invalidation (doubling up to the interval)
 # A row's tag field longer than this (bytes) drops the entries that have expired when an entry is added (store.lua).
 TAG_PRUNE_BYTES = 32768
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
@@ -276,6 +285,8 @@ class GenerationStore:
         """The failed calls counted since the last take, by kind (FAULTS), and forget them."""
         with self._state_lock:
             faults, self._faults = self._faults, Counter()
+        if changes := identity.take_changes():
+            faults["server_change"] += changes
         return dict(faults)
 
     def recover(self) -> bool:
@@ -316,9 +327,14 @@ class GenerationStore:
             self._retry_thread.start()
 
     def _retry_loop(self) -> None:
+        # Soon at first, then less often: a stall that has just ended costs other processes stale reads until the
+        # owed bump lands, while a backend that stays down is probed no more than every CACHE_OUTAGE_RETRY_INTERVAL.
+        interval = max(conf.outage_retry_interval(), 0.01)
+        delay = min(RETRY_FIRST_DELAY, interval)
         while self._owed and _store is self:  # a replaced store (settings changed) owes nothing
-            time.sleep(max(conf.outage_retry_interval(), 0.01))
+            time.sleep(delay)
             self.recover()
+            delay = min(delay * 2, interval)
 
     # --- public API -------------------------------------------------------------------------------------------
 
@@ -998,14 +1014,30 @@ class RedisStore(GenerationStore):
         # The epoch (recovery, clear_all): one MULTI/EXEC round trip, or one SET for one token. A plain command also
         # lets a cluster client re-read the slot map after a failover; its MULTI/EXEC never does (redis-py 8.1), and
         # recovery's bump is the only call a process that owes one makes: it would stay down for good.
-        if len(tokens) == 1:
+        if len(tokens) == 1 and not self._replicas():
             [(name, token)] = tokens.items()
             self.client.set(name, token, px=ttl * 1000 if ttl else None)
             return
         pipe = self.client.pipeline(transaction=True)
         for name, token in tokens.items():
             pipe.set(name, token, px=ttl * 1000 if ttl else None)
-        pipe.execute()
+        self._execute_replicated(pipe)
+
+    def _replicas(self) -> int:
+        """Replicas an invalidation must reach (CACHE_REDIS_MIN_REPLICAS; not on a cluster, whose pipelines cannot
+        send WAIT on the connection of the write: docs/scale-out.md)."""
+        return 0 if isinstance(self.client, RedisCluster) else conf.min_replicas()
+
+    def _execute_replicated(self, pipe: Any) -> list[Any]:
+        """Execute an invalidation's pipeline; with replicas, followed by WAIT on the same connection, and raise
+        ReplicationLag unless enough replicas acknowledged it (the caller then owes it, as for any failure)."""
+        if not (replicas := self._replicas()):
+            return pipe.execute()
+        pipe.execute_command("WAIT", replicas, max(int(conf.replica_wait_timeout() * 1000), 1))
+        *results, acknowledged = pipe.execute()
+        if int(acknowledged) < replicas:
+            raise ReplicationLag(f"an invalidation reached {acknowledged} of {replicas} replicas")
+        return results
 
     def _write(self, write_id: str, action: str, moves: Moves) -> None:
         clocks = [name for name in moves.tokens if name.startswith(clock_key(""))]  # _moves() puts clocks first
@@ -1015,14 +1047,20 @@ class RedisStore(GenerationStore):
         args = [write_id, action, pending_ms, conf.generation_ttl() * 1000, len(clocks), len(gens), len(moves.tags)]
         args += ["0" if moves.rows is not None else "1", len(rows), *moves.tokens.values(), *moves.fallback.values()]
         keys = [*clocks, *map(stamps_key_of, clocks), *gens, *(tag for tag, _ in moves.tags), *moves.fallback]
-        self.scripts.write(keys=keys, args=[*args, *(row for _, row in moves.tags), *rows])
+        args = [*args, *(row for _, row in moves.tags), *rows]
+        if not self._replicas():
+            self.scripts.write(keys=keys, args=args)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        self.scripts.write(keys=keys, args=args, client=pipe)
+        self._execute_replicated(pipe)
 
     def _delete_entry(self, key: str, own: dict[str, str]) -> bool:
         pipe = self.client.pipeline(transaction=False)
         for name, token in own.items():
             pipe.set(name, token, xx=True, keepttl=True)  # as write.lua: only an existing generation moves
         pipe.delete(key)
-        return bool(pipe.execute()[-1])
+        return bool(self._execute_replicated(pipe)[-1])
 
     def _keys(self, glob: str) -> Iterator[str]:
         for name in self.client.scan_iter(match=glob, count=SCAN_BATCH):

@@ -373,7 +373,9 @@ def test_failed_calls_and_the_slowlog_are_shown(restartable_redis, cache_admin, 
 
     # then
     html = page.content.decode()
-    assert page.context["faults"] == {"read_timeout": 1, "read_error": 0, "write_timeout": 0, "write_error": 0}
+    faults = {"read_timeout": 1, "read_error": 0, "write_timeout": 0, "write_error": 0, "server_change": 0}
+    assert page.context["faults"] == faults
+    assert re.search(r'<td class="num" id="server-changes">0</td>', html)
     assert re.search(r'<td class="num" id="read-timeouts">1</td>', html)
     assert page.context["slowlog"]["length"] > 0
     assert re.search(r'<span id="slowlog-length">\d+</span> entries', html)

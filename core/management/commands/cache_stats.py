@@ -56,7 +56,8 @@ class Command(BaseCommand):
         faults = snapshot["faults"]
         self.stdout.write(
             f"failed calls: read timeouts {faults['read_timeout']}  read errors {faults['read_error']}  "
-            f"write timeouts {faults['write_timeout']}  write errors {faults['write_error']}"
+            f"write timeouts {faults['write_timeout']}  write errors {faults['write_error']}  "
+            f"server changes {faults['server_change']}"
         )
         self._slowlog(snapshot["slowlog"])
         if not info["healthy"]:
