@@ -1,5 +1,7 @@
-"""Faults under the freshness torture (issue #13): Redis stalls, writers killed after their commit, a restart from a
-snapshot, a replica promoted after an unreplicated bump, a Sentinel failover.
+"""Faults under the freshness torture (issue #13): stalls, killed writers, snapshot restore, promotion, failover.
+
+Redis stalled, writers killed right after their commit, a restart from a snapshot, a replica promoted after an
+unreplicated bump, a Sentinel failover.
 
 The freshness torture (bench_freshness: writers through every path, readers anonymous and signed in, the stale-read
 checker) runs against gunicorn (2 workers, GRAPHQL_CACHE_DEBUG on, so every response says whether the cache served
@@ -31,9 +33,10 @@ the app can reach a healthy Redis again):
                               to it (the proxy closes every connection and connects new ones to the replica), as a
                               virtual IP or a managed endpoint moves. No Sentinel: that is the next fault.
                               CACHE_REDIS_MIN_REPLICAS=1. During: the hold to the move.
-  sentinel                    a master, a replica and 3 Sentinels on loopback; the app finds the master through them
-                              (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE; CACHE_REDIS_MIN_REPLICAS=1). The master gets
-                              SIGKILL. During: the kill to the Sentinels naming the promoted replica.
+  sentinel                    a master, a replica and 3 Sentinels (support.LocalSentinel, quorum 1, down after 1 s);
+                              the app finds the master through them (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE;
+                              CACHE_REDIS_MIN_REPLICAS=1). The master gets SIGKILL. During: the kill to every Sentinel
+                              naming the promoted replica.
 
 Each group of faults on one kind of Redis set-up runs in a process of its own (Django's settings are loaded once per
 process), with its own Redis servers and gunicorn, on one scratch database migrated and seeded once.
@@ -64,6 +67,8 @@ from bench.support import (
     BIN,
     ROOT,
     Gunicorn,
+    LocalNode,
+    LocalSentinel,
     RedisServer,
     Stopwatch,
     arguments,
@@ -144,17 +149,16 @@ class Rig:
     replica: RedisServer | None = None
     replication: ProxyProcess | None = None  # master -> replica link (promotion)
     address: ProxyProcess | None = None  # the app's address (promotion)
-    sentinels: list[RedisServer] = field(default_factory=list)
+    sentinel: LocalSentinel | None = None
 
     def client(self):
-        return self.redis.client()
+        return (self.sentinel.master() if self.sentinel else self.redis).client()
 
     def ready(self) -> None:
         """Wait for what the set-up needs before a fault (called once the servers have started: meanwhile, the
         Sentinels find each other, which takes them a few seconds)."""
-        if self.sentinels:
-            wait_until(lambda: all(knows_everyone(s) for s in self.sentinels), 60, "the Sentinels to find each other",
-                       interval=0.2)  # fmt: skip
+        if self.sentinel:
+            wait_until(lambda: knows_everyone(self.sentinel), 60, "the Sentinels to find each other", interval=0.2)
 
 
 def single(stack: contextlib.ExitStack, workdir: Path) -> Rig:
@@ -183,52 +187,16 @@ def replicated(stack: contextlib.ExitStack, workdir: Path) -> Rig:
 
 
 def with_sentinels(stack: contextlib.ExitStack, workdir: Path) -> Rig:
-    """A master, a replica and 3 Sentinels (quorum 2, master down after 1 s without an answer)."""
-    master = RedisServer(workdir / "master", options=NO_SYNC_DELAY)
-    stack.callback(master.stop)
-    master.start()
-    replica = RedisServer(workdir / "replica", options=["--replicaof", "127.0.0.1", str(master.port)])
-    stack.callback(replica.stop)
-    replica.start()
-    wait_until(lambda: in_sync(master, replica), 30, "the replica to sync")
-    sentinels = []
-    for n in range(SENTINELS):
-        sentinel = Sentinel(workdir / f"sentinel-{n}", master.port)
-        stack.callback(sentinel.stop)
-        sentinels.append(sentinel.start())
+    """A master, a replica and 3 Sentinels (support.LocalSentinel: quorum 1, the master down after 1 s)."""
+    sentinel = LocalSentinel(workdir / "sentinel", service=SENTINEL_SERVICE, sentinels=SENTINELS)
+    stack.callback(sentinel.stop)
+    sentinel.start()
     env = {
-        "REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels),
+        "REDIS_SENTINELS": ",".join(sentinel.addresses),
         "REDIS_SENTINEL_SERVICE": SENTINEL_SERVICE,
-        # Until the app reads REDIS_SENTINELS, it uses this one: the master, which the fault kills.
-        "REDIS_URL": master.url,
         "CACHE_REDIS_MIN_REPLICAS": 1,
     }
-    return Rig(workdir, env, redis=master, replica=replica, sentinels=sentinels)
-
-
-class Sentinel(RedisServer):
-    """redis-server --sentinel watching the master on `master_port`, with a config file of its own (Sentinel rewrites
-    it): quorum 2, the master down after 1 s without an answer."""
-
-    def __init__(self, workdir: Path, master_port: int) -> None:
-        super().__init__(workdir)
-        self.master_port = master_port
-
-    def start(self) -> Sentinel:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "sentinel.conf"
-        conf.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\nlogfile sentinel.log\n"
-            f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {self.master_port} 2\n"
-            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n"
-            f"sentinel failover-timeout {SENTINEL_SERVICE} 5000\n"
-            f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
-        )
-        self.proc = subprocess.Popen(
-            ["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_until(self.client().ping, 10, f"redis-sentinel on port {self.port}")
-        return self
+    return Rig(workdir, env, sentinel=sentinel)
 
 
 def in_sync(master: RedisServer, replica: RedisServer) -> bool:
@@ -237,16 +205,18 @@ def in_sync(master: RedisServer, replica: RedisServer) -> bool:
     return info.get("master_link_status") == "up" and info.get("slave_repl_offset", -1) >= offset
 
 
-def knows_everyone(sentinel: Sentinel) -> bool:
-    client = sentinel.client()
-    return (
-        len(client.sentinel_sentinels(SENTINEL_SERVICE)) == SENTINELS - 1
-        and len(client.sentinel_slaves(SENTINEL_SERVICE)) == 1
+def knows_everyone(sentinel: LocalSentinel) -> bool:
+    """Every Sentinel knows the other two (they find each other through the master every 2 s) and the replica."""
+    return all(
+        len(node.client().sentinel_sentinels(SENTINEL_SERVICE)) == SENTINELS - 1
+        and len(node.client().sentinel_slaves(SENTINEL_SERVICE)) == 1
+        for node in sentinel.sentinels
     )
 
 
-def master_port(sentinel: Sentinel) -> int | None:
-    address = sentinel.client().sentinel_get_master_addr_by_name(SENTINEL_SERVICE)
+def named_master(node: LocalNode) -> int | None:
+    """The port of the master one Sentinel names."""
+    address = node.client().sentinel_get_master_addr_by_name(SENTINEL_SERVICE)
     return int(address[1]) if address else None
 
 
@@ -340,19 +310,20 @@ class Promotion(Fault):
 @dataclass(frozen=True)
 class SentinelFailover(Fault):
     def inject(self, rig: Rig, torture: Torture, args) -> Window:
-        master, replica = rig.redis, rig.replica
+        sentinel = rig.sentinel
+        master = sentinel.master()
+        [replica] = [node for node in sentinel.nodes if node is not master]
         start = time.monotonic()
-        master.kill()
+        sentinel.kill(master)
         wait_until(
             lambda: (
-                all(master_port(s) == replica.port for s in rig.sentinels)
+                all(named_master(node) == replica.port for node in sentinel.sentinels)
                 and replica.client().info("replication")["role"] == "master"
             ),
             60,
             "the Sentinels to promote the replica",
         )
         end = time.monotonic()
-        rig.redis, rig.replica = replica, None
         return Window(start, end, {"failover_seconds": round(end - start, 2)})
 
 
