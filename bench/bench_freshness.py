@@ -196,7 +196,14 @@ class Torture:
     # answer of the same query (same variables, same viewer) within its TTL, which a perfect cache would serve.
     by_query: collections.defaultdict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
     last_answer: dict[tuple, tuple[str, float]] = field(default_factory=dict)
+    # bench_faults quiets the app around a fault: while `gate` is clear, every loop waits before its next step.
+    gate: threading.Event = field(default_factory=threading.Event)
+    waiting: int = 0  # loops waiting at the gate
+    running_loops: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     # --- running --------------------------------------------------------------------------------------------------
 
@@ -221,6 +228,7 @@ class Torture:
 
     def run(self) -> None:
         threads = self.threads()
+        self.running_loops = len(threads)
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -231,15 +239,37 @@ class Torture:
             for n in itertools.count():
                 if not self.watch.running() or self.history.operations >= self.max_operations:
                     return
+                if not self.gate.is_set():
+                    self.wait_at_gate()
                 try:
                     step(n)
                 except Exception as exc:  # counted and shown: a torture that hides its own failures proves nothing
                     self.fail(f"{name}: {type(exc).__name__}: {str(exc)[:120]}")
                     time.sleep(0.05)
         finally:
+            with self._lock:
+                self.running_loops -= 1
             from django.db import connection
 
             connection.close()
+
+    def wait_at_gate(self) -> None:
+        with self._lock:
+            self.waiting += 1
+        while not self.gate.wait(0.05) and self.watch.running():
+            pass
+        with self._lock:
+            self.waiting -= 1
+
+    def hold(self, timeout: float = 60) -> None:
+        """Stop every loop before its next step, and return once none has a request in flight."""
+        self.gate.clear()
+        deadline = time.monotonic() + timeout
+        while self.waiting < self.running_loops and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def release(self) -> None:
+        self.gate.set()
 
     def pace(self) -> None:
         time.sleep(random.uniform(0, 2 * self.pause))

@@ -35,7 +35,7 @@ def test_writers_killed_after_their_commit_leave_nothing_stale_and_no_outbox_row
     found = results["faults"]["sigkill"]
     assert found["notes"]["killed"] == 2
     assert found["stale_during"] == found["stale_after"] == 0, found["stale_examples"]
-    assert found["notes"]["outbox_left"] == 0
+    assert found["notes"]["outbox_overdue"] == 0
 
 
 def test_the_snapshot_and_the_promotion_brought_back_what_the_writes_had_invalidated(results):
