@@ -15,7 +15,12 @@ hits again within 1 s.
 The faults, and what "during" means for each (from the first moment a write's invalidation can be lost to the moment
 the app can reach a healthy Redis again):
 
-  stall-<s>, stall-write-<s>  `CLIENT PAUSE <ms> ALL` / `WRITE` on the app's Redis; during: the pause.
+  stall-<s>, stall-write-<s>  `CLIENT PAUSE <ms> ALL` / `WRITE` on the app's Redis under the whole load (in a WRITE
+                              pause, hits go on); during: the pause.
+  stall-unseen-<s>            `CLIENT PAUSE <ms> ALL` while the readers are held (no request of theirs in flight):
+                              only the writers meet the stall (the bench process's ORM writers, and whichever worker
+                              takes a mutation or an admin save), so a worker may come out of it having seen nothing,
+                              as in the issue's second row; the readers start again when the pause ends.
   sigkill                     writers in their own process (`manage.py shell -c`) that update an errand and SIGKILL
                               themselves in a commit hook: alternately one registered before the cache's (nothing
                               after the commit runs: the relay of the servers must apply the outbox row) and one
@@ -42,8 +47,13 @@ the app can reach a healthy Redis again):
 Each group of faults on one kind of Redis set-up runs in a process of its own (Django's settings are loaded once per
 process), with its own Redis servers and gunicorn, on one scratch database migrated and seeded once.
 
-Run: `python -m bench faults` (`--faults sigkill,snapshot`, `--stalls 0.5,1.5,3`, `--before`, `--after` in seconds;
-`--shared`: the single-Redis faults one after another in one process, as tests/bench does to save start-ups).
+In `snapshot` and `promotion` the load is held (no request in flight) for the moment Redis goes and comes back or
+the address moves, so that the servers meet no error and reconnect silently: the case of the issue, and the one the
+run_id check on failures could not see.
+
+Run: `python -m bench faults` (`--faults sigkill,snapshot`, `--stalls 0.5,1.5,3`, `--unseen-stalls 1.5`, `--before`,
+`--after` in seconds; `--shared`: the single-Redis faults one after another in one process, as tests/bench does to
+save start-ups).
 """
 
 from __future__ import annotations
@@ -88,6 +98,7 @@ LATE = 1.0  # seconds after a fault's end from which no stale read is allowed
 RESUME = 1.0  # seconds after a fault's end within which hits must resume
 WRITER_PAUSE = 0.5  # mean seconds between a writer's calls: entries live long enough to be hit between writes
 KILLED_ERRANDS = 2  # errands only the SIGKILLed writers write
+READERS = frozenset({"board-1", "board-2", "errand", *PEOPLE})  # the torture's reading loops
 SENTINEL_SERVICE = "runam-faults"
 SENTINELS = 3
 NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]  # a replica's first sync at once, not 5 s later
@@ -248,15 +259,20 @@ class Fault:
 class Stall(Fault):
     seconds: float = 1.0
     mode: str = "ALL"
+    unseen: bool = False  # readers held during the stall: only the writers' processes meet it
 
     def inject(self, rig: Rig, torture: Torture, args) -> Window:
         client = rig.client()
+        notes = {}
+        if self.unseen:
+            notes["quiet"] = torture.hold(READERS)
         start = time.monotonic()
         client.execute_command("CLIENT", "PAUSE", round(self.seconds * 1000), self.mode)
         end = time.monotonic() + self.seconds  # the latest the pause can end
         time.sleep(max(end - time.monotonic(), 0))
+        torture.release()
         wait_until(client.ping, 10, "Redis to answer after the pause")
-        return Window(start, end)
+        return Window(start, end, notes)
 
 
 @dataclass(frozen=True)
@@ -283,8 +299,7 @@ def quieten(torture: Torture) -> bool:
     """Hold the load until no request is in flight: the servers then see no error when Redis goes, and their next
     command reconnects silently (redis-py reopens a pooled connection it finds closed), as a process between two
     requests does. True when every loop stopped in time."""
-    torture.hold()
-    return torture.waiting >= torture.running_loops
+    return torture.hold()
 
 
 @dataclass(frozen=True)
@@ -340,11 +355,14 @@ class SentinelFailover(Fault):
         return Window(start, end, {"failover_seconds": round(end - start, 2)})
 
 
-def faults(stalls: list[float]) -> dict[str, Fault]:
+def faults(stalls: list[float], unseen: list[float]) -> dict[str, Fault]:
     found: dict[str, Fault] = {}
     for mode, seconds in itertools.product(("ALL", "WRITE"), stalls):
         name = f"stall-{seconds:g}" if mode == "ALL" else f"stall-write-{seconds:g}"
         found[name] = Stall(name, "single", seconds=seconds, mode=mode)
+    for seconds in unseen:
+        name = f"stall-unseen-{seconds:g}"
+        found[name] = Stall(name, "single", seconds=seconds, unseen=True)
     found["sigkill"] = KilledWriters("sigkill", "single", touches_redis=False)
     found["snapshot"] = SnapshotRestart("snapshot", "single")
     found["promotion"] = Promotion("promotion", "replicated")
@@ -391,7 +409,7 @@ def add_killed_targets(plan, history) -> None:
 
 
 def run_group(names: list[str], args, db_url: str, workdir: Path) -> dict:
-    catalogue = faults(args.stall_list)
+    catalogue = faults(args.stall_list, args.unseen_list)
     chosen = [catalogue[name] for name in names]
     began = time.monotonic()
     with contextlib.ExitStack() as stack:
@@ -507,7 +525,7 @@ def groups(names: list[str], shared: bool, catalogue: dict[str, Fault]) -> list[
 def main(argv: list[str] | None = None) -> None:
     parser = arguments(
         __doc__.splitlines()[0], before=5.0, after=10.0, lost=2.0, kills=6, errands=300, threads=32,
-        faults="", stalls="0.5,1.5,3",
+        faults="", stalls="0.5,1.5,3", unseen_stalls="1.5",
     )  # fmt: skip
     parser.add_argument("--shared", action="store_true", help="one process per Redis set-up, not per fault")
     parser.add_argument("--group", help=argparse.SUPPRESS)  # the child's options
@@ -515,10 +533,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.stall_list = [float(s) for s in args.stalls.split(",") if s]
+    args.unseen_list = [float(s) for s in args.unseen_stalls.split(",") if s]
     if args.group:  # a child: one group of faults
         write_results(args.json, run_group(args.group.split(","), args, args.database_url, args.workdir))
         return
-    catalogue = faults(args.stall_list)
+    catalogue = faults(args.stall_list, args.unseen_list)
     names = [n for n in args.faults.split(",") if n] or list(catalogue)
     unknown = sorted(set(names) - set(catalogue))
     if unknown:
@@ -548,6 +567,7 @@ def run_child(group: list[str], args, db_url: str, workdir: Path) -> dict:
     out = workdir / "results.json"
     command = [sys.executable, "-m", "bench.bench_faults", "--group", ",".join(group), "--database-url", db_url]
     command += ["--workdir", str(workdir), "--json", str(out), "--stalls", args.stalls, "--before", str(args.before)]
+    command += ["--unseen-stalls", args.unseen_stalls]
     command += ["--after", str(args.after), "--lost", str(args.lost), "--kills", str(args.kills)]
     command += ["--threads", str(args.threads)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)

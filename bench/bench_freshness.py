@@ -196,10 +196,12 @@ class Torture:
     # answer of the same query (same variables, same viewer) within its TTL, which a perfect cache would serve.
     by_query: collections.defaultdict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
     last_answer: dict[tuple, tuple[str, float]] = field(default_factory=dict)
-    # bench_faults quiets the app around a fault: while `gate` is clear, every loop waits before its next step.
+    # bench_faults quiets the app around a fault: while `gate` is clear, the loops named in `holding` (all: None)
+    # wait before their next step.
     gate: threading.Event = field(default_factory=threading.Event)
+    holding: frozenset[str] | None = None
     waiting: int = 0  # loops waiting at the gate
-    running_loops: int = 0
+    alive: set[str] = field(default_factory=set)  # loops running
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -228,7 +230,7 @@ class Torture:
 
     def run(self) -> None:
         threads = self.threads()
-        self.running_loops = len(threads)
+        self.alive = {thread.name for thread in threads}
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -239,7 +241,7 @@ class Torture:
             for n in itertools.count():
                 if not self.watch.running() or self.history.operations >= self.max_operations:
                     return
-                if not self.gate.is_set():
+                if not self.gate.is_set() and (self.holding is None or name in self.holding):
                     self.wait_at_gate()
                 try:
                     step(n)
@@ -248,7 +250,7 @@ class Torture:
                     time.sleep(0.05)
         finally:
             with self._lock:
-                self.running_loops -= 1
+                self.alive.discard(name)
             from django.db import connection
 
             connection.close()
@@ -261,12 +263,18 @@ class Torture:
         with self._lock:
             self.waiting -= 1
 
-    def hold(self, timeout: float = 60) -> None:
-        """Stop every loop before its next step, and return once none has a request in flight."""
+    def hold(self, names: frozenset[str] | None = None, timeout: float = 60) -> bool:
+        """Stop the loops named (all: None) before their next step; True once none of them has a request in flight
+        (False if one was still busy after `timeout` seconds)."""
+        self.holding = names
         self.gate.clear()
         deadline = time.monotonic() + timeout
-        while self.waiting < self.running_loops and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.waiting >= len(self.alive if names is None else self.alive & names):
+                    return True
             time.sleep(0.005)
+        return False
 
     def release(self) -> None:
         self.gate.set()
