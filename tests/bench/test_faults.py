@@ -14,8 +14,9 @@ def results(tmp_path_factory) -> dict:
     """One run for the tests below: 1 s of load before each fault, 2.5 s after it."""
     out = tmp_path_factory.mktemp("faults") / "results.json"
     return run_script(
-        "bench_faults", "--faults", ",".join(FAULTS), "--shared", "--stalls", "1.5", "--unseen-stalls", "1.5", "--before", "1",
-        "--after", "2.5", "--lost", "1", "--kills", "2", "--errands", "60", "--threads", "8", results=out,
+        "bench_faults", "--faults", ",".join(FAULTS), "--shared", "--stalls", "1.5", "--unseen-stalls", "1.5",
+        "--before", "1", "--after", "2.5", "--lost", "1", "--kills", "2", "--errands", "60", "--threads", "8",
+        results=out,
     )  # fmt: skip
 
 
