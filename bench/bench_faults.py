@@ -62,6 +62,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,9 @@ class Rig:
         Sentinels find each other, which takes them a few seconds)."""
         if self.sentinel:
             wait_until(lambda: knows_everyone(self.sentinel), 60, "the Sentinels to find each other", interval=0.2)
+            # LocalSentinel returns once the replica is connected; its first sync comes up to 5 s later (Redis's
+            # diskless sync delay), and until then WAIT counts no replica.
+            wait_until(lambda: replica_online(self.sentinel.master()), 30, "the replica's first sync")
 
 
 def single(stack: contextlib.ExitStack, workdir: Path) -> Rig:
@@ -209,6 +213,10 @@ def with_sentinels(stack: contextlib.ExitStack, workdir: Path) -> Rig:
         "CACHE_REDIS_MIN_REPLICAS": 1,
     }
     return Rig(workdir, env, sentinel=sentinel)
+
+
+def replica_online(master: RedisServer | LocalNode) -> bool:
+    return master.client().info("replication").get("slave0", {}).get("state") == "online"
 
 
 def in_sync(master: RedisServer, replica: RedisServer) -> bool:
@@ -332,7 +340,11 @@ class Promotion(Fault):
         torture.release()
         end = time.monotonic()
         rig.redis, rig.replica = replica, None
-        return Window(start, end, {"bytes_not_replicated": behind, "quiet": quiet})
+        notes = {"bytes_not_replicated": behind, "quiet": quiet}
+        if args.rejoin:
+            master.options += ["--replicaof", "127.0.0.1", str(replica.port)]
+            notes["replica_again_after_s"] = rejoin(replica, master.start, end)
+        return Window(start, end, notes)
 
 
 @dataclass(frozen=True)
@@ -352,7 +364,28 @@ class SentinelFailover(Fault):
             "the Sentinels to promote the replica",
         )
         end = time.monotonic()
-        return Window(start, end, {"failover_seconds": round(end - start, 2)})
+        notes = {"failover_seconds": round(end - start, 2)}
+        if args.rejoin:
+            notes["replica_again_after_s"] = rejoin(replica, lambda: restart_as_replica(master, replica), end)
+        return Window(start, end, notes)
+
+
+def restart_as_replica(node: LocalNode, master: LocalNode) -> None:
+    """Start a killed node of a LocalSentinel again, as a replica of `master` (what Sentinel makes of an old master
+    that comes back), empty: it syncs in full."""
+    cmd = ["redis-server", "--port", str(node.port), "--bind", "127.0.0.1", "--dir", str(node.workdir)]
+    cmd += ["--save", "", "--appendonly", "no", "--logfile", "redis.log", "--replicaof", "127.0.0.1", str(master.port)]
+    node.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def rejoin(master, start_replica, end: float) -> float:
+    """--rejoin: the killed master starts again as a replica of the promoted one, as a supervisor would restart it;
+    returns the seconds from the fault's end until the new master has a replica in sync again."""
+    master.client().config_set("repl-diskless-sync-delay", 0)
+    start_replica()
+    wait_until(lambda: int(master.client().info("replication").get("connected_slaves", 0)) >= 1, 30, "a replica")
+    wait_until(lambda: replica_online(master), 30, "its sync")
+    return round(time.monotonic() - end, 2)
 
 
 def faults(stalls: list[float], unseen: list[float]) -> dict[str, Fault]:
@@ -448,7 +481,21 @@ def run_group(names: list[str], args, db_url: str, workdir: Path) -> dict:
             raise RuntimeError("the torture stopped") from crashed[0]
     results = {fault.name: measure(torture, fault, since, window, until) for fault, since, window, until in windows}
     failures = dict(torture.failures.most_common(10))
-    return {"machine": machine, "faults": results, "failures": failures, "setup_seconds": round(setup, 1)}
+    log = (workdir / "gunicorn.log").read_text(errors="replace").splitlines()
+    return {
+        "machine": machine, "faults": results, "failures": failures, "setup_seconds": round(setup, 1),
+        "server_log": server_log(log),
+    }  # fmt: skip
+
+
+def server_log(lines: list[str], limit: int = 8) -> dict[str, int]:
+    """The servers' log lines, counted, numbers and addresses left out so that repeats group: what the cache said
+    about the fault (warnings when Redis failed and recovered)."""
+    counted: dict[str, int] = {}
+    for line in lines:
+        text = re.sub(r"\d+(\.\d+)?", "N", line.split("] ", 1)[-1])[:200]
+        counted[text] = counted.get(text, 0) + 1
+    return dict(sorted(counted.items(), key=lambda item: -item[1])[:limit])
 
 
 def _catching(run, crashed: list[BaseException]) -> None:
@@ -528,6 +575,7 @@ def main(argv: list[str] | None = None) -> None:
         faults="", stalls="0.5,1.5,3", unseen_stalls="1.5",
     )  # fmt: skip
     parser.add_argument("--shared", action="store_true", help="one process per Redis set-up, not per fault")
+    parser.add_argument("--rejoin", action="store_true", help="the killed master comes back as a replica at once")
     parser.add_argument("--group", help=argparse.SUPPRESS)  # the child's options
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -553,6 +601,7 @@ def main(argv: list[str] | None = None) -> None:
             results["machine"] = found.get("machine", "")
             results["faults"].update(found.get("faults", {}))
             results["setup_seconds"][",".join(group)] = found.get("setup_seconds")
+            results.setdefault("server_log", {})[",".join(group)] = found.get("server_log", {})
             results["failures"].update({f"{','.join(group)}: {k}": v for k, v in found.get("failures", {}).items()})
             if "error" in found:
                 results["errors"][",".join(group)] = found["error"]
@@ -569,10 +618,12 @@ def run_child(group: list[str], args, db_url: str, workdir: Path) -> dict:
     command += ["--workdir", str(workdir), "--json", str(out), "--stalls", args.stalls, "--before", str(args.before)]
     command += ["--unseen-stalls", args.unseen_stalls]
     command += ["--after", str(args.after), "--lost", str(args.lost), "--kills", str(args.kills)]
-    command += ["--threads", str(args.threads)]
+    command += ["--threads", str(args.threads)] + ["--rejoin"] * args.rejoin
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if not out.exists():
-        return {"error": f"exit {done.returncode}: {done.stderr[-2000:]}"}
+        # The traceback, without the servers' log lines that come with it.
+        lines = [line for line in done.stderr.splitlines() if " WARNING " not in line and " INFO " not in line]
+        return {"error": f"exit {done.returncode}: " + "\n".join(lines)[-3000:]}
     return json.loads(out.read_text())
 
 
@@ -615,6 +666,11 @@ def report(results: dict, names: list[str]) -> bool:
         print(f"  failed {count}x: {failure}")
     for group, error in results["errors"].items():
         print(f"  {group} did not finish: {error}")
+    for group, lines in results.get("server_log", {}).items():
+        if lines:
+            print(f"  gunicorn's log, {group}:")
+            for line, count in lines.items():
+                print(f"    {count}x {line}")
     ok = all(name in found and all(met(found[name]).values()) for name in names)
     print()
     print(f"fault bench: {verdict(ok)}")
