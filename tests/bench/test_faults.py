@@ -1,21 +1,25 @@
 """The fault bench, CI size: each fault of issue #13 for a few seconds under the freshness torture (bench_faults),
 the single-Redis faults one after another in one process. Counts only: what a fault may cost in time is the
-bench's to print, not a test's to assert."""
+bench's to print, not a test's to assert.
+
+Hits after the promotion and the Sentinel failover are not asserted: with CACHE_REDIS_MIN_REPLICAS=1 the promoted
+master has no replica, every invalidation stays owed, and the cache serves no hit until one joins; with one back at
+once (--rejoin) they resumed in some runs and not in others (docs/benchmarks.md, section 11)."""
 
 import pytest
 
 from tests.bench.conftest import run_script
 
-FAULTS = ("stall-unseen-1.5", "stall-write-1.5", "sigkill", "snapshot", "promotion", "sentinel")
+FAULTS = ("stall-unseen-1", "stall-write-1", "sigkill", "snapshot", "promotion", "sentinel")
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict:
-    """One run for the tests below: 1 s of load before each fault, 2.5 s after it."""
+    """One run for the tests below: 1 s of load before the first fault of a set-up, 2 s after each."""
     out = tmp_path_factory.mktemp("faults") / "results.json"
     return run_script(
-        "bench_faults", "--faults", ",".join(FAULTS), "--shared", "--stalls", "1.5", "--unseen-stalls", "1.5",
-        "--before", "1", "--after", "2.5", "--lost", "1", "--kills", "2", "--errands", "60", "--threads", "8",
+        "bench_faults", "--faults", ",".join(FAULTS), "--shared", "--stalls", "1", "--unseen-stalls", "1",
+        "--before", "1", "--after", "2", "--lost", "1", "--kills", "2", "--errands", "60", "--threads", "8",
         results=out,
     )  # fmt: skip
 
@@ -28,7 +32,8 @@ def test_a_fault_under_load_costs_no_5xx_and_nothing_stale_a_second_after_it(res
     assert found["writes_during"] > 0  # the fault happened while writes went on
     assert found["server_errors"] == found["no_answer"] == 0
     assert found["stale_late"] == 0, found["stale_examples"]
-    assert found["hits_after"] > 0  # the cache serves again
+    if fault not in ("promotion", "sentinel"):
+        assert found["hits_after"] > 0  # the cache serves again
 
 
 def test_writers_killed_after_their_commit_leave_nothing_stale_and_no_outbox_row(results):
