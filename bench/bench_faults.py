@@ -62,6 +62,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import re
 import signal
 import subprocess
@@ -587,7 +588,10 @@ def main(argv: list[str] | None = None) -> None:
     args.unseen_list = [float(s) for s in args.unseen_stalls.split(",") if s]
     if args.group:  # a child: one group of faults
         write_results(args.json, run_group(args.group.split(","), args, args.database_url, args.workdir))
-        return
+        # Its Redis servers are gone by now: the cache's exit flush (core/cache/shutdown.py) would only wait for them
+        # (with Sentinel, redis-py's default retries of the sentinel connections make that 10 s and more).
+        sys.stdout.flush()
+        os._exit(0)
     catalogue = faults(args.stall_list, args.unseen_list)
     names = [n for n in args.faults.split(",") if n] or list(catalogue)
     unknown = sorted(set(names) - set(catalogue))
@@ -595,7 +599,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"unknown faults {unknown}; known: {sorted(catalogue)}")
     results: dict[str, Any] = {"faults": {}, "failures": {}, "errors": {}, "setup_seconds": {}}
     with tempfile.TemporaryDirectory(prefix="runam-bench-faults-") as tmp, scratch_database() as db_url:
+        began = time.monotonic()
         prepare_database(server_env(db_url, None), args.errands)
+        print(f"  database migrated and seeded: {time.monotonic() - began:.1f} s", flush=True)
         print(f"{args.errands} errands; {args.before:g} s of load before each fault, {args.after:g} s after it")
         for n, group in enumerate(groups(names, args.shared, catalogue)):
             found = run_child(group, args, db_url, Path(tmp) / f"group-{n}")
@@ -622,7 +628,9 @@ def run_child(group: list[str], args, db_url: str, workdir: Path) -> dict:
     command += ["--unseen-stalls", args.unseen_stalls]
     command += ["--after", str(args.after), "--lost", str(args.lost), "--kills", str(args.kills)]
     command += ["--threads", str(args.threads)] + ["--rejoin"] * args.rejoin
+    began = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    print(f"  {','.join(group)}: {time.monotonic() - began:.1f} s", flush=True)
     if not out.exists():
         # The traceback, without the servers' log lines that come with it.
         lines = [line for line in done.stderr.splitlines() if " WARNING " not in line and " INFO " not in line]
