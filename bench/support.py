@@ -256,17 +256,25 @@ class LocalCluster:
 
 class LocalSentinel:
     """Redis Sentinel of our own: a master, `replicas` replicas and `sentinels` sentinels that monitor it as
-    `service` (quorum 1, so one sentinel is enough to fail over), all on free loopback ports, in a temp dir, no
-    persistence. The tests' sentinel fixture and the fault bench start it; kill() is a crash, failover() a forced
-    failover (`SENTINEL FAILOVER`, no agreement needed). django-redis keeps one pool per process and URL
+    `service` (quorum 1 unless told, so one sentinel is enough to fail over), all on free loopback ports, in a temp
+    dir, no persistence. The tests' sentinel fixture and the fault bench start it; kill() is a crash, failover() a
+    forced failover (`SENTINEL FAILOVER`, no agreement needed). django-redis keeps one pool per process and URL
     (`redis://<service>/0`): give each set-up in one process its own service name."""
 
     def __init__(
-        self, workdir: Path, *, service: str = "runam", replicas: int = 1, sentinels: int = 1, down_after_ms: int = 1000
+        self,
+        workdir: Path,
+        *,
+        service: str = "runam",
+        replicas: int = 1,
+        sentinels: int = 1,
+        down_after_ms: int = 1000,
+        quorum: int = 1,
     ) -> None:
         self.SERVICE = service
         self.workdir = workdir
         self.down_after_ms = down_after_ms
+        self.quorum = quorum
         ports = _free_ports(1 + replicas + sentinels)
         self.nodes = [LocalNode(port, 0, workdir / f"node-{port}") for port in ports[: 1 + replicas]]
         self.sentinels = [LocalNode(port, 0, workdir / f"sentinel-{port}") for port in ports[1 + replicas :]]
@@ -294,7 +302,7 @@ class LocalSentinel:
                 conf = node.workdir / "sentinel.conf"
                 conf.write_text(
                     f"port {node.port}\nbind 127.0.0.1\ndir {node.workdir}\nlogfile sentinel.log\n"
-                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} 1\n"
+                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} {self.quorum}\n"
                     f"sentinel down-after-milliseconds {self.SERVICE} {self.down_after_ms}\n"
                     f"sentinel failover-timeout {self.SERVICE} 10000\n"
                 )
