@@ -218,8 +218,9 @@ CACHE_SINGLE_FLIGHT_WAIT = env.float("CACHE_SINGLE_FLIGHT_WAIT", default=2.0)
 # Seconds between flushes of each process's hit/miss counters to Redis (0: never in the background).
 CACHE_STATS_FLUSH_INTERVAL = env.float("CACHE_STATS_FLUSH_INTERVAL", default=1.0)
 CACHE_STATS_MAX_FAMILIES = env.int("CACHE_STATS_MAX_FAMILIES", default=500)
-# Seconds between attempts to reach a Redis that failed; calls in between are misses that cost no time.
-CACHE_OUTAGE_RETRY_INTERVAL = env.float("CACHE_OUTAGE_RETRY_INTERVAL", default=1.0)
+# Longest wait (seconds) between attempts to reach a Redis that failed (the first comes after 50 ms, then the wait
+# doubles); calls in between are misses that cost no time.
+CACHE_OUTAGE_RETRY_INTERVAL = env.float("CACHE_OUTAGE_RETRY_INTERVAL", default=0.5)
 # Seconds a begun write holds off GraphQL fills of its models if it never settles (rolled back, crashed): keep it
 # longer than any transaction that writes cached models.
 CACHE_WRITE_PENDING_TTL = env.float("CACHE_WRITE_PENDING_TTL", default=60.0)

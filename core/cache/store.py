@@ -63,6 +63,14 @@ T = TypeVar("T")
 BACKEND_ERRORS = (RedisError, RedisClusterException, ConnectionInterrupted, OSError)
 
 
+def probe_delay(previous: float | None, interval: float) -> float:
+    """How long calls skip the backend after a failure (`previous`: the last such wait in this outage, None at its
+    first failure): soon at first, so that a stall that has just ended costs little, then doubling up to `interval`
+    (CACHE_OUTAGE_RETRY_INTERVAL), so that a dead backend costs one caller a timeout that often. 0: every call."""
+    interval = max(interval, 0.0)
+    return min(RETRY_FIRST_DELAY if previous is None else previous * 2, interval)
+
+
 class ReplicationLag(RedisError):
     """An invalidation reached the master but not CACHE_REDIS_MIN_REPLICAS replicas in time: a failover could lose
     it, so it counts as failed (owed), like one that never reached Redis."""
@@ -75,7 +83,7 @@ FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error", "server_
 SCAN_BATCH = 1000
 RETRY_FIRST_DELAY = 0.05  # seconds before the first retry of an owed invalidation (doubling up to the interval)
 # A row's tag field longer than this (bytes) drops the entries that have expired when an entry is added (store.lua).
-TAG_PRUNE_BYTES = 32768
+TAG_PRUNE_BYTES = 8192
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -191,6 +199,7 @@ class GenerationStore:
         self._down = False  # a call failed: until the next probe, calls are misses that do not touch the backend
         self._owed = False  # an invalidation may not have reached the backend: bump the epoch before anything else
         self._next_probe = 0.0  # monotonic time before which an outage is assumed to go on
+        self._probe_delay = 0.0  # the last wait between probes: 50 ms after the first failure, doubling to the interval
         self._state_lock = threading.Lock()
         self._recover_lock = threading.Lock()
         self._write_lock = threading.Lock()  # LocMem: makes guarded stores atomic with respect to bumps
@@ -264,14 +273,18 @@ class GenerationStore:
             self._faults[kind] += 1
             # A Redis that restarted from a snapshot meanwhile is only recognised by its run_id: check it again.
             self._server_checked = False
+            self._next_probe = time.monotonic() + self._next_delay(first=not self._down)
             self._down = True
             self._owed = self._owed or invalidates
-            self._next_probe = time.monotonic() + conf.outage_retry_interval()
             if self._healthy:
                 self._healthy = False
                 log.warning("cache backend unreachable: %s (serving misses until it answers)", exc)
         if invalidates:
             self._start_retry()
+
+    def _next_delay(self, *, first: bool) -> float:
+        self._probe_delay = probe_delay(None if first else self._probe_delay, conf.outage_retry_interval())
+        return self._probe_delay
 
     def _answered(self) -> None:
         with self._state_lock:
@@ -307,7 +320,7 @@ class GenerationStore:
                 for write_id, owed_clocks, _ in (item for item in owed if item[2] > now):
                     self._write(write_id, "-", Moves({name: new_token() for name in owed_clocks}, [], {}, None))
             except BACKEND_ERRORS:
-                self._next_probe = time.monotonic() + conf.outage_retry_interval()
+                self._next_probe = time.monotonic() + self._next_delay(first=False)
                 return False
             with self._state_lock:
                 self._owed = False
@@ -974,6 +987,11 @@ class RedisStore(GenerationStore):
             for name in known:  # a cluster pipeline refuses MGET; its GETs (one slot) still go in one round trip
                 pipe.get(name)
             raw, *tokens = pipe.execute()
+        elif replicas := self._replicas():
+            pipe.mget(known)
+            pipe.execute_command("ROLE")
+            raw, tokens, role = pipe.execute()
+            self._check_role(role, replicas)
         else:
             pipe.mget(known)
             raw, tokens = pipe.execute()
@@ -990,6 +1008,18 @@ class RedisStore(GenerationStore):
             current.update(zip(unread, (_text(token) for token in found), strict=True))
         self._headers.put(key, list(deps))
         return payload if self._valid(deps, current) else None
+
+    def _check_role(self, role: list[Any], replicas: int) -> None:
+        """With CACHE_REDIS_MIN_REPLICAS, a hit is served only by a master that still has that many replicas. A
+        master that a failover replaced but that is still up (a forced Sentinel failover, before the sentinels demote
+        it) has lost its replica to the promotion: it no longer receives the invalidations other processes send to
+        the new master. Its answer is not served; the pool's connections are dropped, so the next call asks the
+        sentinels where the master is (and checks the new one's identity)."""
+        kind = _text(role[0]) if role else None
+        if kind == "master" and len(role) > 2 and len(role[2]) >= replicas:
+            return
+        self.client.connection_pool.disconnect()
+        raise ReplicationLag(f"the server is a {kind} with {len(role[2]) if kind == 'master' else 0} replicas")
 
     def _store(
         self,
@@ -1155,10 +1185,12 @@ def current_store() -> GenerationStore | None:
 
 
 def reset_store() -> None:
-    """Forget the store (and its outage state); the next get_store() builds a fresh one."""
+    """Forget the store (and its outage state, and the server changes not yet counted); the next get_store()
+    builds a fresh one."""
     global _store
     with _store_lock:
         _store = None
+    identity.take_changes()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -146,23 +146,32 @@ local function empty_tag(tag, row)
   redis.call('HDEL', tag, row)
 end
 
--- The items of a field without the expired entries (and one item per entry); '' when none is left.
-local function live_items(items, now)
+-- The items of a field without the expired entries and without `skip` (and one item per entry); '' when none is
+-- left.
+local function live_items(items, now, skip)
   local kept = {}
   for entry, at in pairs(tag_entries(items)) do
-    if at > now then
+    if at > now and entry ~= skip then
       kept[#kept + 1] = at .. ' ' .. entry .. '\n'
     end
   end
   return table.concat(kept)
 end
 
--- Add `entry` (expiring at `expiry`) to a row's field; a field longer than prune_bytes drops its expired entries
+-- Add `entry` (expiring at `expiry`) to a row's field. An entry listed already (stored again after a refill) has
+-- its item replaced, so a field holds one item per entry; a field longer than prune_bytes drops its expired entries
 -- first. The hash lives as long as its longest entry (never shortened).
 local function add_tag(tag, row, entry, expiry, ttl_ms, now, prune_bytes)
   local items = redis.call('HGET', tag, row) or ''
-  if #items > prune_bytes then
-    items = live_items(items, now)
+  local at = string.find(items, ' ' .. entry .. '\n', 1, true)
+  local start = at
+  while start and start > 1 and string.sub(items, start - 1, start - 1) ~= '\n' do
+    start = start - 1
+  end
+  if at and string.match(string.sub(items, start, at - 1), '^%d+$') then
+    items = string.sub(items, 1, start - 1) .. string.sub(items, at + #entry + 2)
+  elseif at or #items > prune_bytes then
+    items = live_items(items, now, entry)  -- (a match inside another item, or a long field: the whole field parsed)
   end
   redis.call('HSET', tag, row, items .. expiry .. ' ' .. entry .. '\n')
   if redis.call('PTTL', tag) < ttl_ms then  -- a new hash has none (-1)

@@ -9,8 +9,9 @@ import redis
 from asgiref.sync import async_to_sync
 
 from core.cache import CacheManager, stats
+from core.cache import store as store_module
 from core.cache.keys import epoch_key, gen_key, make_key, stats_key
-from core.cache.store import DOWN, get_store, reset_store
+from core.cache.store import DOWN, get_store, probe_delay, reset_store
 from tests.fixtures.cache import redis_caches, until
 
 KEY = make_key("user:{{id}}:profile", {"id": 42})
@@ -252,9 +253,19 @@ def test_a_timing_out_redis_is_a_miss_logged_once(silent_redis, caplog):
     assert "Timeout" in records(caplog, logging.WARNING)[0].getMessage()
 
 
-def test_during_an_outage_calls_do_not_touch_redis_until_the_retry_interval(restartable_redis, settings):
-    # given: an outage seen once, with a long retry interval
+def test_probes_come_soon_after_a_failure_then_less_often():
+    delays = [probe_delay(None, 0.5)]
+    for _ in range(5):
+        delays.append(probe_delay(delays[-1], 0.5))
+
+    assert delays == [0.05, 0.1, 0.2, 0.4, 0.5, 0.5]
+    assert probe_delay(None, 0) == probe_delay(0.4, 0) == 0  # 0: probe on every call
+
+
+def test_during_an_outage_calls_do_not_touch_redis_until_the_next_probe(restartable_redis, settings, monkeypatch):
+    # given: an outage seen once, with a long wait before the first probe
     settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
+    monkeypatch.setattr(store_module, "RETRY_FIRST_DELAY", 3600)
     store = get_store()
     fill()
     restartable_redis.stop()
@@ -385,9 +396,10 @@ def test_a_failed_read_still_checks_for_a_restart(restartable_redis):
     # when
     after = store.lookup(KEY)
 
-    # then: nothing was owed, but a changed run_id means invalidations may have been lost: the epoch moved
+    # then: nothing was owed, but a changed run_id means invalidations may have been lost: the epoch moved (by the
+    # first new connection's identity check)
     assert not after.hit
-    assert store.take_faults() == {"read_error": 1}
+    assert store.take_faults() == {"read_error": 1, "server_change": 1}
 
 
 def test_an_invalidation_lost_while_redis_ran_on_unreachable_is_owed_on_recovery(restartable_redis, settings):

@@ -33,6 +33,7 @@ def test_after_a_failover_writes_reach_the_new_master_and_old_entries_are_not_se
     settings.CACHE_REDIS_MIN_REPLICAS = 1
     _fill()
     old = redis_sentinel.master()
+    assert old.client().wait(1, 5000) == 1  # the replica has it all (the recorded run_id included)
     changes = identity.server_changes()
 
     # when: the sentinel promotes the replica; then this process writes the row the entry shows
@@ -51,3 +52,28 @@ def test_after_a_failover_writes_reach_the_new_master_and_old_entries_are_not_se
     _fill()
     assert store.lookup(KEY).hit
     assert new.client().exists(KEY)
+
+
+def test_a_replaced_master_still_up_serves_no_hit(redis_sentinel, settings):
+    # given: an entry on the master, required to have a replica
+    settings.CACHE_REDIS_MIN_REPLICAS = 1
+    _fill()
+    assert get_store().lookup(KEY).hit
+
+    # when: a failover promotes the replica while the old master stays up (until the sentinels demote it), and
+    # another process invalidates the entry on the new master
+    new = redis_sentinel.failover()
+    new.client().delete(KEY)
+
+    # then: the old master, which no longer has a replica, does not answer the lookup with its copy
+    assert not get_store().lookup(KEY).hit
+
+
+def test_with_min_replicas_a_hit_is_still_one_round_trip(redis_sentinel, settings, redis_round_trips):
+    settings.CACHE_REDIS_MIN_REPLICAS = 1
+    _fill()
+    assert get_store().lookup(KEY).hit
+    redis_round_trips.reset()
+
+    assert get_store().lookup(KEY).hit
+    assert redis_round_trips.count == 1

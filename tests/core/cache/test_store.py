@@ -436,6 +436,24 @@ def test_a_store_drops_tag_fields_whose_entries_have_all_expired(redis_cache):
     assert sorted(store.client.hkeys(tag)) == [b"1"]
 
 
+def test_an_entry_stored_again_is_listed_once_in_each_tag_field(redis_cache):
+    # given: row 1's field lists another entry whose key ends like ours (it must keep its item)
+    store = get_store()
+    tag, row = tag_of("@accounts.user:1")
+    later = int(time.time() * 1000) + 600_000
+    other = f"{later} x {with_prefix(KEY)}\n"  # a key with a space: " <our key>\n" is inside its item
+    store.client.hset(tag, row, other)
+
+    # when: our entry is stored three times (a refill after each deletion of it)
+    for _ in range(3):
+        store.delete(KEY)
+        fill(families=["@accounts.user:1"])
+
+    # then: one item for our entry, and the other entry still listed
+    items = store.client.hget(tag, row).decode().splitlines()
+    assert sorted(item.split(" ", 1)[1] for item in items) == sorted([f"x {with_prefix(KEY)}", with_prefix(KEY)])
+
+
 def test_a_long_tag_field_drops_its_expired_entries_when_an_entry_is_added(redis_cache):
     # given: row 1's field lists thousands of entries that have expired, and one that has not
     store = get_store()
