@@ -16,7 +16,9 @@ The faults, and what "during" means for each (from the first moment a write's in
 the app can reach a healthy Redis again):
 
   stall-<s>, stall-write-<s>  `CLIENT PAUSE <ms> ALL` / `WRITE` on the app's Redis under the whole load (in a WRITE
-                              pause, hits go on); during: the pause.
+                              pause, hits go on); right after it begins, a `manage.py shell -c` (started before)
+                              updates an errand and exits, its exit flush waiting for Redis (the issue's first row).
+                              During: the pause.
   stall-unseen-<s>            `CLIENT PAUSE <ms> ALL` while the readers are held (no request of theirs in flight):
                               only the writers meet the stall (the bench process's ORM writers, and whichever worker
                               takes a mutation or an admin save), so a worker may come out of it having seen nothing,
