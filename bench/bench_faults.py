@@ -547,6 +547,9 @@ def run_group(names: list[str], args, db_url: str, workdir: Path) -> dict:
     results = {fault.name: measure(torture, fault, since, window, until) for fault, since, window, until in windows}
     failures = dict(torture.failures.most_common(10))
     log = (workdir / "gunicorn.log").read_text(errors="replace").splitlines()
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
+        (args.logs / f"{'+'.join(names)}.log").write_text("\n".join(log) + "\n")
     return {
         "machine": machine, "faults": results, "failures": failures, "setup_seconds": round(setup, 1),
         "server_log": server_log(log),
@@ -643,6 +646,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--shared", action="store_true", help="one process per Redis set-up, not per fault")
     parser.add_argument("--rejoin", action="store_true", help="the killed master comes back as a replica at once")
+    parser.add_argument("--logs", type=Path, help="keep each group's gunicorn log here (<group>.log)")
     parser.add_argument("--group", help=argparse.SUPPRESS)  # the child's options
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -691,6 +695,7 @@ def run_child(group: list[str], args, db_url: str, workdir: Path) -> dict:
     command += ["--unseen-stalls", args.unseen_stalls]
     command += ["--after", str(args.after), "--lost", str(args.lost), "--kills", str(args.kills)]
     command += ["--threads", str(args.threads)] + ["--rejoin"] * args.rejoin
+    command += ["--logs", str(args.logs.resolve())] if args.logs else []
     began = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     print(f"  {','.join(group)}: {time.monotonic() - began:.1f} s", flush=True)
