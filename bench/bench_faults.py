@@ -105,7 +105,7 @@ KILLED_ERRANDS = 2  # errands only the SIGKILLed writers write
 READERS = frozenset({"board-1", "board-2", "errand", *PEOPLE})  # the torture's reading loops
 SENTINEL_SERVICE = "runam-faults"
 SENTINELS = 3
-NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]  # a replica's first sync at once, not 5 s later
+NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]  # a replica syncs at once, not 5 s later (also once promoted)
 
 # A writer that dies right after its commit: a commit hook registered before the cache's kills the process before
 # the cache's hook settles the write (the relay must apply its outbox row); one registered after it, after the settle.
@@ -175,9 +175,6 @@ class Rig:
         Sentinels find each other, which takes them a few seconds)."""
         if self.sentinel:
             wait_until(lambda: knows_everyone(self.sentinel), 60, "the Sentinels to find each other", interval=0.2)
-            # LocalSentinel returns once the replica is connected; its first sync comes up to 5 s later (Redis's
-            # diskless sync delay), and until then WAIT counts no replica.
-            wait_until(lambda: replica_online(self.sentinel.master()), 30, "the replica's first sync")
 
 
 def single(stack: contextlib.ExitStack, workdir: Path) -> Rig:
@@ -195,7 +192,9 @@ def replicated(stack: contextlib.ExitStack, workdir: Path) -> Rig:
     master.start()
     replication = ProxyProcess(master.port)
     stack.callback(replication.stop)
-    replica = RedisServer(workdir / "replica", options=["--replicaof", "127.0.0.1", str(replication.port)])
+    replica = RedisServer(
+        workdir / "replica", options=[*NO_SYNC_DELAY, "--replicaof", "127.0.0.1", str(replication.port)]
+    )
     stack.callback(replica.stop)
     replica.start()
     wait_until(lambda: in_sync(master, replica), 30, "the replica to sync")
@@ -212,8 +211,6 @@ def with_sentinels(stack: contextlib.ExitStack, workdir: Path) -> Rig:
     sentinel = LocalSentinel(workdir / "sentinel", service=SENTINEL_SERVICE, sentinels=SENTINELS, quorum=2)
     stack.callback(sentinel.stop)
     sentinel.start()
-    # Its replica waits for Redis's diskless sync delay (5 s) before its first sync: at once instead.
-    sentinel.master().client().config_set("repl-diskless-sync-delay", 0)
     env = {
         "REDIS_SENTINELS": ",".join(sentinel.addresses),
         "REDIS_SENTINEL_SERVICE": SENTINEL_SERVICE,
@@ -445,7 +442,6 @@ def restart_as_replica(node: LocalNode, master: LocalNode) -> None:
 def rejoin(master, start_replica, end: float) -> float:
     """--rejoin: the killed master starts again as a replica of the promoted one, as a supervisor would restart it;
     returns the seconds from the fault's end until the new master has a replica in sync again."""
-    master.client().config_set("repl-diskless-sync-delay", 0)
     start_replica()
     wait_until(lambda: int(master.client().info("replication").get("connected_slaves", 0)) >= 1, 30, "a replica")
     wait_until(lambda: replica_online(master), 30, "its sync")
