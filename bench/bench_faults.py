@@ -40,10 +40,13 @@ the app can reach a healthy Redis again):
                               the master gets SIGKILL, the replica `REPLICAOF NO ONE`, and the app's address is moved
                               to it (the proxy closes every connection and connects new ones to the replica), as a
                               virtual IP or a managed endpoint moves. No Sentinel: that is the next fault.
-                              CACHE_REDIS_MIN_REPLICAS=1. During: the hold to the move.
-  sentinel                    a master, a replica and 3 Sentinels (support.LocalSentinel, quorum 1, down after 1 s);
-                              the app finds the master through them (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE;
-                              CACHE_REDIS_MIN_REPLICAS=1). The master gets SIGKILL. During: the kill to every Sentinel
+                              CACHE_REDIS_MIN_REPLICAS=0 (the default): the identity check alone. During: the hold
+                              to the move.
+  sentinel                    a master, two replicas and 3 Sentinels (support.LocalSentinel, quorum 2, down after
+                              1 s); the app finds the master through them (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE;
+                              CACHE_REDIS_MIN_REPLICAS from --sentinel-min-replicas, 0 by default; with 1: WAIT, and
+                              hits only from a master with a replica, which the promoted one keeps). The master gets
+                              SIGKILL. During: the kill to every Sentinel
                               naming the promoted replica.
 
 Each group of faults on one kind of Redis set-up runs in a process of its own (Django's settings are loaded once per
@@ -105,6 +108,7 @@ KILLED_ERRANDS = 2  # errands only the SIGKILLed writers write
 READERS = frozenset({"board-1", "board-2", "errand", *PEOPLE})  # the torture's reading loops
 SENTINEL_SERVICE = "runam-faults"
 SENTINELS = 3
+REPLICAS = 2  # the promoted replica keeps one: CACHE_REDIS_MIN_REPLICAS=1 can still be met after the failover
 NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]  # a replica syncs at once, not 5 s later (also once promoted)
 
 # A writer that dies right after its commit: a commit hook registered before the cache's kills the process before
@@ -200,22 +204,23 @@ def replicated(stack: contextlib.ExitStack, workdir: Path) -> Rig:
     wait_until(lambda: in_sync(master, replica), 30, "the replica to sync")
     address = ProxyProcess(master.port)
     stack.callback(address.stop)
-    env = {"REDIS_URL": f"redis://127.0.0.1:{address.port}/0", "CACHE_REDIS_MIN_REPLICAS": 1}
+    # No WAIT here (CACHE_REDIS_MIN_REPLICAS=0, the default): the promoted replica has no replica of its own, and the
+    # master is dead, so nothing can split; the identity check of the first new connection is what this fault tests.
+    env = {"REDIS_URL": f"redis://127.0.0.1:{address.port}/0", "CACHE_REDIS_MIN_REPLICAS": 0}
     return Rig(workdir, env, redis=master, replica=replica, replication=replication, address=address)
 
 
 def with_sentinels(stack: contextlib.ExitStack, workdir: Path) -> Rig:
-    """A master, a replica and 3 Sentinels (support.LocalSentinel: quorum 2, the master down after 1 s)."""
+    """A master, two replicas and 3 Sentinels (support.LocalSentinel: quorum 2, the master down after 1 s). Two
+    replicas, as CACHE_REDIS_MIN_REPLICAS=1 needs (docs/scale-out.md): the promoted one keeps the other."""
     # Quorum 2 of 3, as deployed: with quorum 1 several sentinels start a failover at once, split the vote, and
     # try again only after the failover timeout (seen: 22.7 s instead of 2 s).
-    sentinel = LocalSentinel(workdir / "sentinel", service=SENTINEL_SERVICE, sentinels=SENTINELS, quorum=2)
+    sentinel = LocalSentinel(
+        workdir / "sentinel", service=SENTINEL_SERVICE, replicas=REPLICAS, sentinels=SENTINELS, quorum=2
+    )
     stack.callback(sentinel.stop)
     sentinel.start()
-    env = {
-        "REDIS_SENTINELS": ",".join(sentinel.addresses),
-        "REDIS_SENTINEL_SERVICE": SENTINEL_SERVICE,
-        "CACHE_REDIS_MIN_REPLICAS": 1,
-    }
+    env = {"REDIS_SENTINELS": ",".join(sentinel.addresses), "REDIS_SENTINEL_SERVICE": SENTINEL_SERVICE}
     return Rig(workdir, env, sentinel=sentinel)
 
 
@@ -233,7 +238,7 @@ def knows_everyone(sentinel: LocalSentinel) -> bool:
     """Every Sentinel knows the other two (they find each other through the master every 2 s) and the replica."""
     return all(
         len(node.client().sentinel_sentinels(SENTINEL_SERVICE)) == SENTINELS - 1
-        and len(node.client().sentinel_slaves(SENTINEL_SERVICE)) == 1
+        and len(node.client().sentinel_slaves(SENTINEL_SERVICE)) == REPLICAS
         for node in sentinel.sentinels
     )
 
@@ -413,18 +418,21 @@ class SentinelFailover(Fault):
     def inject(self, rig: Rig, torture: Torture, args) -> Window:
         sentinel = rig.sentinel
         master = sentinel.master()
-        [replica] = [node for node in sentinel.nodes if node is not master]
+        replicas = {node.port: node for node in sentinel.nodes if node is not master}
         start = time.monotonic()
         sentinel.kill(master)
-        wait_until(
-            lambda: (
-                all(named_master(node) == replica.port for node in sentinel.sentinels)
-                and replica.client().info("replication")["role"] == "master"
-            ),
-            60,
-            "the Sentinels to promote the replica",
-        )
+
+        def promoted() -> bool:
+            named = {named_master(node) for node in sentinel.sentinels}
+            return (
+                len(named) == 1
+                and (port := named.pop()) in replicas
+                and replicas[port].client().info("replication")["role"] == "master"
+            )
+
+        wait_until(promoted, 60, "the Sentinels to promote a replica")
         end = time.monotonic()
+        replica = replicas[named_master(sentinel.sentinels[0])]
         notes = {"failover_seconds": round(end - start, 2)}
         if args.rejoin:
             notes["replica_again_after_s"] = rejoin(replica, lambda: restart_as_replica(master, replica), end)
@@ -507,6 +515,8 @@ def run_group(names: list[str], args, db_url: str, workdir: Path) -> dict:
     began = time.monotonic()
     with contextlib.ExitStack() as stack:
         rig = SETUPS[chosen[0].setup](stack, workdir)
+        if chosen[0].setup == "sentinel":
+            rig.env["CACHE_REDIS_MIN_REPLICAS"] = args.sentinel_min_replicas
         env = rig.app_env = server_env(db_url, None, GRAPHQL_CACHE_DEBUG=True, **rig.env)
         server = Gunicorn(env, workdir / "gunicorn.log", args.threads)
         stack.callback(server.stop)
@@ -642,6 +652,13 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--shared", action="store_true", help="one process per Redis set-up, not per fault")
     parser.add_argument("--rejoin", action="store_true", help="the killed master comes back as a replica at once")
+    parser.add_argument(
+        "--sentinel-min-replicas",
+        type=int,
+        default=0,
+        help="CACHE_REDIS_MIN_REPLICAS of the sentinel set-up (default 0; 1: WAIT and hits only from a master that "
+        "has a replica)",
+    )
     parser.add_argument("--logs", type=Path, help="keep each group's gunicorn log here (<group>.log)")
     parser.add_argument("--group", help=argparse.SUPPRESS)  # the child's options
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -691,6 +708,7 @@ def run_child(group: list[str], args, db_url: str, workdir: Path) -> dict:
     command += ["--unseen-stalls", args.unseen_stalls]
     command += ["--after", str(args.after), "--lost", str(args.lost), "--kills", str(args.kills)]
     command += ["--threads", str(args.threads)] + ["--rejoin"] * args.rejoin
+    command += ["--sentinel-min-replicas", str(args.sentinel_min_replicas)]
     command += ["--logs", str(args.logs.resolve())] if args.logs else []
     began = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
