@@ -196,7 +196,16 @@ class Torture:
     # answer of the same query (same variables, same viewer) within its TTL, which a perfect cache would serve.
     by_query: collections.defaultdict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
     last_answer: dict[tuple, tuple[str, float]] = field(default_factory=dict)
+    # bench_faults quiets the app around a fault: while `gate` is clear, the loops named in `holding` (all: None)
+    # wait before their next step.
+    gate: threading.Event = field(default_factory=threading.Event)
+    holding: frozenset[str] | None = None
+    waiting: int = 0  # loops waiting at the gate
+    alive: set[str] = field(default_factory=set)  # loops running
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     # --- running --------------------------------------------------------------------------------------------------
 
@@ -221,6 +230,7 @@ class Torture:
 
     def run(self) -> None:
         threads = self.threads()
+        self.alive = {thread.name for thread in threads}
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -231,15 +241,43 @@ class Torture:
             for n in itertools.count():
                 if not self.watch.running() or self.history.operations >= self.max_operations:
                     return
+                if not self.gate.is_set() and (self.holding is None or name in self.holding):
+                    self.wait_at_gate()
                 try:
                     step(n)
                 except Exception as exc:  # counted and shown: a torture that hides its own failures proves nothing
                     self.fail(f"{name}: {type(exc).__name__}: {str(exc)[:120]}")
                     time.sleep(0.05)
         finally:
+            with self._lock:
+                self.alive.discard(name)
             from django.db import connection
 
             connection.close()
+
+    def wait_at_gate(self) -> None:
+        with self._lock:
+            self.waiting += 1
+        while not self.gate.wait(0.05) and self.watch.running():
+            pass
+        with self._lock:
+            self.waiting -= 1
+
+    def hold(self, names: frozenset[str] | None = None, timeout: float = 60) -> bool:
+        """Stop the loops named (all: None) before their next step; True once none of them has a request in flight
+        (False if one was still busy after `timeout` seconds)."""
+        self.holding = names
+        self.gate.clear()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.waiting >= len(self.alive if names is None else self.alive & names):
+                    return True
+            time.sleep(0.005)
+        return False
+
+    def release(self) -> None:
+        self.gate.set()
 
     def pace(self) -> None:
         time.sleep(random.uniform(0, 2 * self.pause))

@@ -72,11 +72,14 @@ class RedisServer:
     """A redis-server of our own. persist=True saves on shutdown and loads on start, so a restart brings old
     entries back: the hard case for invalidations lost during an outage."""
 
-    def __init__(self, workdir: Path, *, persist: bool = False, debug_commands: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, persist: bool = False, debug_commands: bool = False, options: Sequence[str] = ()
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.persist = persist
         self.debug_commands = debug_commands
+        self.options = list(options)  # more redis-server options, e.g. ["--replicaof", "127.0.0.1", "6380"]
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -91,9 +94,17 @@ class RedisServer:
         cmd += ["--save", "3600 1" if self.persist else "", "--appendonly", "no", "--logfile", "redis.log"]
         if self.debug_commands:
             cmd += ["--enable-debug-command", "local"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([*cmd, *self.options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.client().ping, 10, f"redis-server on port {self.port}")
         return self
+
+    def kill(self) -> None:
+        """SIGKILL: a crash; nothing is saved, so a restart loads the last snapshot (persist) or starts empty."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self.proc = None
 
     def stop(self) -> None:
         """SIGTERM: with persist, redis saves its data first (as a clean shutdown in production would)."""
@@ -245,17 +256,25 @@ class LocalCluster:
 
 class LocalSentinel:
     """Redis Sentinel of our own: a master, `replicas` replicas and `sentinels` sentinels that monitor it as
-    `service` (quorum 1, so one sentinel is enough to fail over), all on free loopback ports, in a temp dir, no
-    persistence. The tests' sentinel fixture and the fault bench start it; kill() is a crash, failover() a forced
-    failover (`SENTINEL FAILOVER`, no agreement needed). django-redis keeps one pool per process and URL
+    `service` (quorum 1 unless told, so one sentinel is enough to fail over), all on free loopback ports, in a temp
+    dir, no persistence. The tests' sentinel fixture and the fault bench start it; kill() is a crash, failover() a
+    forced failover (`SENTINEL FAILOVER`, no agreement needed). django-redis keeps one pool per process and URL
     (`redis://<service>/0`): give each set-up in one process its own service name."""
 
     def __init__(
-        self, workdir: Path, *, service: str = "runam", replicas: int = 1, sentinels: int = 1, down_after_ms: int = 1000
+        self,
+        workdir: Path,
+        *,
+        service: str = "runam",
+        replicas: int = 1,
+        sentinels: int = 1,
+        down_after_ms: int = 1000,
+        quorum: int = 1,
     ) -> None:
         self.SERVICE = service
         self.workdir = workdir
         self.down_after_ms = down_after_ms
+        self.quorum = quorum
         ports = _free_ports(1 + replicas + sentinels)
         self.nodes = [LocalNode(port, 0, workdir / f"node-{port}") for port in ports[: 1 + replicas]]
         self.sentinels = [LocalNode(port, 0, workdir / f"sentinel-{port}") for port in ports[1 + replicas :]]
@@ -284,7 +303,7 @@ class LocalSentinel:
                 conf = node.workdir / "sentinel.conf"
                 conf.write_text(
                     f"port {node.port}\nbind 127.0.0.1\ndir {node.workdir}\nlogfile sentinel.log\n"
-                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} 1\n"
+                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} {self.quorum}\n"
                     f"sentinel down-after-milliseconds {self.SERVICE} {self.down_after_ms}\n"
                     f"sentinel failover-timeout {self.SERVICE} 10000\n"
                 )

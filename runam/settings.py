@@ -295,9 +295,11 @@ if REDIS_URL or REDIS_CLUSTER or REDIS_SENTINELS:
             CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
             SENTINELS=parse_nodes(REDIS_SENTINELS),
             # The sentinels themselves: the same timeouts, none of the cache's connection hooks.
+            # (No retries: asking sentinels that are down must fail open at once, like any cache call.)
             SENTINEL_KWARGS={
                 "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.1),
                 "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=0.1),
+                "retry": Retry(NoBackoff(), 0),
             },
         )
 else:
