@@ -7,16 +7,15 @@ from pathlib import Path
 from core.cache import identity
 from core.cache.keys import epoch_key
 from core.cache.store import get_store
+from tests.fixtures.cache import fill_showing
 
 KEY = "runam:report:1"
 ROW = "@accounts.user:1"
 
 
 def _fill() -> None:
-    store = get_store()
-    found = store.lookup(KEY, clocks=["accounts.user"])
-    assert store.store(found.ticket, "value", 600, families=[ROW], guarded=True)
-    assert store.lookup(KEY).hit
+    fill_showing(KEY, ROW)
+    assert get_store().lookup(KEY).hit
 
 
 def _restart_from(restartable_redis, snapshot: Path) -> None:

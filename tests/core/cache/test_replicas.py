@@ -1,16 +1,13 @@
 """CACHE_REDIS_MIN_REPLICAS: an invalidation counts as done only when enough replicas hold it (WAIT); until then it
 is owed, like one that never reached Redis, so a failover cannot bring back what it invalidated."""
 
-import shutil
 import time
 
 import pytest
 import redis
-from port_for import get_port
-from pytest_redis.executor import RedisExecutor
 
 from core.cache.store import get_store
-from tests.fixtures.cache import redis_caches
+from tests.fixtures.cache import fill_showing, redis_caches, redis_executor
 
 KEY = "runam:report:1"
 ROW = "@accounts.user:1"
@@ -19,16 +16,7 @@ ROW = "@accounts.user:1"
 @pytest.fixture
 def replica(restartable_redis, tmp_path_factory):
     """A second redis-server, not yet replicating; `attach()` makes it a replica of the cache's server."""
-    executor = RedisExecutor(
-        executable=shutil.which("redis-server") or "/usr/bin/redis-server",
-        databases=1,
-        redis_timeout=30,
-        loglevel="warning",
-        host="127.0.0.1",
-        port=get_port(None),
-        datadir=tmp_path_factory.mktemp("replica"),
-        startup_timeout=20,
-    )
+    executor = redis_executor(tmp_path_factory.mktemp("replica"))
     executor.start()
     client = redis.Redis(host=executor.host, port=executor.port)
 
@@ -52,9 +40,7 @@ def replica(restartable_redis, tmp_path_factory):
 
 
 def _fill() -> None:
-    store = get_store()
-    found = store.lookup(KEY, clocks=["accounts.user"])
-    assert store.store(found.ticket, "value", 600, families=[ROW], guarded=True)
+    fill_showing(KEY, ROW)
 
 
 def test_with_a_replica_an_invalidation_is_done_and_the_replica_holds_it(restartable_redis, replica, settings):

@@ -5,15 +5,14 @@ import time
 
 from core.cache import identity
 from core.cache.store import get_store
+from tests.fixtures.cache import fill_showing
 
 KEY = "runam:report:1"
 ROW = "@accounts.user:1"
 
 
 def _fill() -> None:
-    store = get_store()
-    found = store.lookup(KEY, clocks=["accounts.user"])
-    assert store.store(found.ticket, "value", 600, families=[ROW], guarded=True)
+    fill_showing(KEY, ROW)
 
 
 def test_entries_and_invalidations_go_to_the_master_the_sentinels_name(redis_sentinel):
