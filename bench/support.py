@@ -465,6 +465,7 @@ class Gunicorn:
     threads: int = THREADS
     workers: int = WORKERS
     root: Path = ROOT  # the tree it serves: this one, or another commit's (source_tree)
+    worker_class: str = "gthread"  # or "sync", gunicorn's default: one request at a time, no keep-alive
     port: int = 0
     proc: subprocess.Popen | None = None
 
@@ -475,7 +476,8 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         self.port = free_port()
         cmd = [str(BIN / "gunicorn"), "runam.wsgi:application", "--bind", f"127.0.0.1:{self.port}"]
-        cmd += ["--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads)]
+        cmd += ["--workers", str(self.workers), "--worker-class", self.worker_class]
+        cmd += ["--threads", str(self.threads)] if self.worker_class == "gthread" else []
         # No control socket: its default path is shared by every gunicorn on the machine.
         cmd += ["--keep-alive", "30", "--no-control-socket", "--log-level", "warning"]
         with self.logfile.open("ab") as log:
@@ -519,10 +521,16 @@ class Stack:
         return server_env(self.db_url, self.redis.url if with_redis else None, **overrides)
 
     def server(
-        self, *, with_redis: bool = True, threads: int = THREADS, workers: int = WORKERS, **overrides: Any
+        self,
+        *,
+        with_redis: bool = True,
+        threads: int = THREADS,
+        workers: int = WORKERS,
+        worker_class: str = "gthread",
+        **overrides: Any,
     ) -> Gunicorn:
         env = self.env(with_redis=with_redis, **overrides)
-        server = Gunicorn(env, self.workdir / "gunicorn.log", threads, workers, self.root)
+        server = Gunicorn(env, self.workdir / "gunicorn.log", threads, workers, self.root, worker_class)
         self.servers.append(server)
         return server.start()
 
@@ -652,13 +660,15 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS_MS[unit]
 
 
-def run_wrk(url: str, lua: str, *, seconds: int, connections: int, workdir: Path) -> WrkResult:
-    """wrk (one thread: the machine has two cores and the server needs them) for `seconds` against loopback."""
+def run_wrk(url: str, lua: str, *, seconds: int, connections: int, workdir: Path, threads: int = 1) -> WrkResult:
+    """wrk (one thread unless told: the machine has two cores and the server needs them) for `seconds` against
+    loopback."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("load is only ever sent to 127.0.0.1")
     script = workdir / f"wrk-{secrets.token_hex(4)}.lua"
     script.write_text(lua)
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url]
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    cmd += ["-s", str(script), url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
