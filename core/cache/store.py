@@ -91,7 +91,8 @@ TIMEOUTS = (RedisTimeout, TimeoutError)
 FAULTS = ("read_timeout", "read_error", "write_timeout", "write_error", "server_change")
 SCAN_BATCH = 1000
 RETRY_FIRST_DELAY = 0.05  # seconds before the first retry of an owed invalidation (doubling up to the interval)
-# A row's tag field longer than this (bytes) drops the entries that have expired when an entry is added (store.lua).
+# A row's tag field is parsed whole (its expired entries dropped) when an added entry makes it longer than this many
+# bytes, or than a doubling of it (clock.lua, add_tag); expired entries at its head go at every add.
 TAG_PRUNE_BYTES = 8192
 MISSING = "-"  # never a token (tokens are base36), so a dependency we could not read never validates
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -158,9 +158,37 @@ local function live_items(items, now, skip)
   return table.concat(kept)
 end
 
+-- A field without its leading expired items. Items are appended as entries are stored, so the oldest lead: each
+-- item is parsed here once, when it goes, whatever the length of the field behind it.
+local function drop_expired_head(items, now)
+  local from = 1
+  while true do
+    local expiry, after = string.match(items, '^(%d+) [^\n]*\n()', from)
+    if not expiry or tonumber(expiry) > now then
+      break
+    end
+    from = after
+  end
+  return from > 1 and string.sub(items, from) or items
+end
+
+-- Whether a field growing from `before` to `after` bytes passes prune_bytes or a doubling of it (2x, 4x, ...): a
+-- field is parsed whole once per doubling of its length, so adding to a long field costs no parse.
+local function passes_a_doubling(before, after, prune_bytes)
+  if after <= prune_bytes then
+    return false
+  end
+  if before <= prune_bytes then
+    return true
+  end
+  local doublings = function(length) return math.floor(math.log(length / prune_bytes) / math.log(2)) end
+  return doublings(after) > doublings(before)
+end
+
 -- Add `entry` (expiring at `expiry`) to a row's field. An entry listed already (stored again after a refill) has
--- its item replaced, so a field holds one item per entry; a field longer than prune_bytes drops its expired entries
--- first. The hash lives as long as its longest entry (never shortened).
+-- its item replaced, so a field holds one item per entry. Expired items at the head of the field go at once; the
+-- whole field is parsed (every expired item dropped) when its length passes prune_bytes or a doubling of it, so an
+-- item behind a long-lived one is dropped too. The hash lives as long as its longest entry (never shortened).
 local function add_tag(tag, row, entry, expiry, ttl_ms, now, prune_bytes)
   local items = redis.call('HGET', tag, row) or ''
   local at = string.find(items, ' ' .. entry .. '\n', 1, true)
@@ -170,21 +198,37 @@ local function add_tag(tag, row, entry, expiry, ttl_ms, now, prune_bytes)
   end
   if at and string.match(string.sub(items, start, at - 1), '^%d+$') then
     items = string.sub(items, 1, start - 1) .. string.sub(items, at + #entry + 2)
-  elseif at or #items > prune_bytes then
-    items = live_items(items, now, entry)  -- (a match inside another item, or a long field: the whole field parsed)
+  elseif at then
+    items = live_items(items, now, entry)  -- (a match inside another item: the whole field parsed)
   end
-  redis.call('HSET', tag, row, items .. expiry .. ' ' .. entry .. '\n')
+  items = drop_expired_head(items, now)
+  local item = expiry .. ' ' .. entry .. '\n'
+  if passes_a_doubling(#items, #items + #item, prune_bytes) then
+    items = live_items(items, now, entry)
+  end
+  redis.call('HSET', tag, row, items .. item)
   if redis.call('PTTL', tag) < ttl_ms then  -- a new hash has none (-1)
     redis.call('PEXPIRE', tag, ttl_ms)
   end
 end
 
+-- The expiry of a field's last item (the latest stored), nil for an empty field.
+local function last_expiry(items)
+  local start = #items - 1
+  while start > 0 and string.byte(items, start) ~= 10 do
+    start = start - 1
+  end
+  return tonumber(string.match(items, '^(%d+) ', start + 1))
+end
+
 -- Drop the fields of `count` random rows whose entries have all expired: rows no live entry shows any more leave
--- the hash at about the rate stores add them, so a busy model's hash does not grow with every row ever shown.
+-- the hash at about the rate stores add them, so a busy model's hash does not grow with every row ever shown. A
+-- field whose latest item is live is kept without parsing it.
 local function sweep_tag(tag, count, now)
   local sample = redis.call('HRANDFIELD', tag, count, 'WITHVALUES')
   for i = 1, #sample, 2 do
-    if live_items(sample[i + 1], now) == '' then
+    local items = sample[i + 1]
+    if not ((last_expiry(items) or 0) > now) and live_items(items, now) == '' then
       redis.call('HDEL', tag, sample[i])
     end
   end

@@ -11,7 +11,7 @@ from django.core.cache import caches
 from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.conf import key_prefix
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, tag_of, with_prefix
-from core.cache.store import Lookup, RedisStore, get_store, new_token, parse_entry
+from core.cache.store import TAG_PRUNE_BYTES, Lookup, RedisStore, get_store, new_token, parse_entry
 from tests.fixtures.cache import redis_caches, store_backend
 
 pytestmark = pytest.mark.cluster
@@ -473,6 +473,41 @@ def test_a_long_tag_field_drops_its_expired_entries_when_an_entry_is_added(redis
     # then: only the live entries are left (the one already there, and the new one)
     items = store.client.hget(tag, row).decode().splitlines()
     assert sorted(item.split(" ")[1] for item in items) == [with_prefix("alive:key"), with_prefix(KEY)]
+
+
+def test_expired_entries_behind_a_live_one_go_when_the_field_passes_a_doubling(redis_cache):
+    # given: row 1's field starts with an entry that lives long, then expired ones, just short of twice
+    # TAG_PRUNE_BYTES (items behind a live head are not dropped at every add: that would parse the whole field)
+    store = get_store()
+    tag, row = tag_of("@accounts.user:1")
+    later = int(time.time() * 1000) + 600_000
+    live = f"{later} {with_prefix('alive:key')}\n"
+    dead, n = "", 0
+    while len(live) + len(dead) < 2 * TAG_PRUNE_BYTES - 40:
+        dead += f"1000 {with_prefix(f'gone:{n}')}\n"
+        n += 1
+    store.client.hset(tag, row, live + dead)
+
+    # when: an entry is added and the field passes 2 x TAG_PRUNE_BYTES
+    fill(families=["@accounts.user:1"])
+
+    # then: the expired entries went, the live ones stayed
+    items = store.client.hget(tag, row).decode().splitlines()
+    assert sorted(item.split(" ")[1] for item in items) == [with_prefix("alive:key"), with_prefix(KEY)]
+
+
+def test_a_field_of_live_entries_keeps_every_one_as_it_grows(redis_cache):
+    # when: entries showing row 1 are stored until its field is past two doublings of TAG_PRUNE_BYTES
+    store = get_store()
+    tag, row = tag_of("@accounts.user:1")
+    stored = 0
+    while len(store.client.hget(tag, row) or b"") <= 2 * TAG_PRUNE_BYTES + 100:
+        fill(f"page:{stored}", families=["@accounts.user:1"])
+        stored += 1
+
+    # then: every one is listed, and served
+    assert len(store.client.hget(tag, row).decode().splitlines()) == stored
+    assert all(store.lookup(f"page:{n}").hit for n in range(stored))
 
 
 def test_a_hit_checks_every_generation_its_header_lists_not_only_those_remembered(redis_cache):
