@@ -7,6 +7,7 @@ Across processes (a writer that exits or is killed, a relay in another server): 
 import inspect
 import io
 import sys
+import threading
 from contextlib import suppress
 from datetime import timedelta
 
@@ -345,6 +346,34 @@ def test_the_relay_thread_wakes_for_a_row_committed_after_it_went_idle(cache_bac
         assert guarded_fill_stores()
     finally:
         worker.stop()
+
+
+def _relay_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "cache-outbox-relay"]
+
+
+def test_a_relay_stopped_ends_its_thread_and_started_again_applies_rows_again(cache_backend):
+    errand = ErrandFactory()
+    worker = Relay(interval=0.05)
+    try:
+        # given: a relay started twice runs one thread, a daemon (a process exits without waiting for it)
+        worker.start()
+        worker.start()
+        assert until(lambda: worker.passes >= 1, limit=10)
+        assert len(_relay_threads()) == 1
+        assert _relay_threads()[0].daemon
+        # when: it is stopped
+        worker.stop()
+        # then: its thread has ended when stop() returns
+        assert not worker.running
+        assert _relay_threads() == []
+        # when: a writer leaves a row, and the relay is started again, it applies what is due
+        _left_by_a_dead_writer(errand)
+        worker.start()
+        assert until(lambda: CacheOutbox.objects.count() == 0, limit=10)
+    finally:
+        worker.stop()
+    assert _relay_threads() == []
 
 
 def test_rows_older_than_the_pending_ttl_are_applied_in_one_bump(cache_backend, settings, redis_round_trips):
