@@ -51,16 +51,22 @@ TARGET_COLD_TIME = 1.05
 
 
 def cold_script() -> str:
-    """A wrk script whose every request names its fragment anew (a new key); unique across runs too."""
+    """A wrk script whose every request names its fragment anew (a new key); unique across runs and across wrk's
+    threads too (each thread has a Lua state of its own: setup() gives each its number)."""
     head, middle, tail = QUERY.replace("Row", "\0").split("\0")
     run = secrets.token_hex(3)
     return (
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
+        "local threads = 0\n"
+        "setup = function(thread)\n"
+        "  threads = threads + 1\n"
+        '  thread:set("tid", threads)\n'
+        "end\n"
         "local n = 0\n"
         "request = function()\n"
         "  n = n + 1\n"
-        f'  local name = "F{run}_" .. n\n'
+        f'  local name = "F{run}_" .. tid .. "_" .. n\n'
         f"  local query = {lua_string(head)} .. name .. {lua_string(middle)} .. name .. {lua_string(tail)}\n"
         "  return wrk.format(nil, nil, nil, '{\"query\": \"' .. query .. '\"}')\n"
         "end\n"
@@ -109,7 +115,8 @@ def measure(root, setup: dict, args) -> dict:
     wrk = setup["wrk"]
     payload = None
     with Stack.open(errands=ERRANDS, root=root) as stack:
-        print(machine_line(stack.db_url, stack.redis.client()))
+        worker_class = setup["server"].get("worker_class", "gthread")
+        print(machine_line(stack.db_url, stack.redis.client(), worker_class=worker_class))
         for overrides, named in servers.values():
             # Persistent database connections, as a deployment would keep them: the baseline pays no connect.
             server = stack.server(DATABASE_CONN_MAX_AGE=60, **setup["server"], **overrides)

@@ -734,7 +734,12 @@ def verdict(met: bool) -> str:
 
 
 def machine_line(
-    db_url: str, redis_client: redis.Redis | None = None, *, workers: int = WORKERS, threads: int = THREADS
+    db_url: str,
+    redis_client: redis.Redis | None = None,
+    *,
+    workers: int = WORKERS,
+    threads: int = THREADS,
+    worker_class: str = "gthread",
 ) -> str:
     cpu = next(
         (
@@ -749,7 +754,8 @@ def machine_line(
     return (
         f"date {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}; {platform.platform()}, "
         f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, redis-server {redis_version}, "
-        f"{database}; gunicorn {workers} gthread worker{'s' * (workers > 1)} x {threads} threads"
+        f"{database}; gunicorn {workers} {worker_class} worker{'s' * (workers > 1)}"
+        + (f" x {threads} threads" if worker_class == "gthread" else "")
     )
 
 
