@@ -479,6 +479,28 @@ def test_the_relay_runs_in_server_processes_only(monkeypatch, argv, environ, mod
     assert relay.serving() is expected
 
 
+def test_an_asgi_server_runs_the_relay(monkeypatch, settings):
+    settings.ASGI_APPLICATION = "runam.asgi.application"
+    monkeypatch.setattr(sys, "argv", ["uvicorn", "runam.asgi:application"])
+    monkeypatch.delitem(sys.modules, "runam.wsgi", raising=False)
+    monkeypatch.setitem(sys.modules, "runam.asgi", sys.modules.get("runam.asgi") or object())
+
+    assert relay.serving()
+
+
+def test_a_server_starts_its_relay_once_and_relay_stop_ends_it(monkeypatch, settings):
+    settings.CACHE_OUTBOX_RELAY = True
+    monkeypatch.setattr(sys, "argv", ["manage.py", "runserver", "--noreload"])
+    try:
+        started = relay.start_in_server()
+        assert started is not None and started.running
+        assert relay.start_in_server() is started  # idempotent: one relay per process
+        assert len(_relay_threads()) == 1
+    finally:
+        relay.stop()  # at exit: it does not wait for the thread, which ends on its own
+    assert until(lambda: not started.running, limit=10)
+
+
 def test_cache_outbox_relay_false_keeps_it_off_even_in_a_server(monkeypatch, settings):
     settings.CACHE_OUTBOX_RELAY = False
     monkeypatch.setattr(sys, "argv", ["manage.py", "runserver", "--noreload"])

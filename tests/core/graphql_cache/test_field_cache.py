@@ -118,6 +118,14 @@ def test_extensions_report_miss_then_hit(board, api_client, cache_debug):
     assert entry["family"] == "errand_list" and entry["ttl"] == 60
 
 
+def test_extensions_say_a_field_whose_resolver_raised_was_not_cached(api_client, cache_debug):
+    # when: the root resolver refuses its argument (it raises; the field is an error)
+    response = api_client.post_graphql("{ __typename errands(first: -1) { id } }")
+    # then: the report says why nothing was stored, under "reason"
+    entry = json.loads(response.content)["extensions"]["cache"]["fields"][0]
+    assert (entry["path"], entry["status"], entry["reason"]) == ("errands", "MISS", "resolver raised")
+
+
 @pytest.mark.parametrize(
     ("query_a", "query_b"),
     [
