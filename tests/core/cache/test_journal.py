@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
 
-from core.cache.keys import make_key, strip_prefix
+from core.cache.keys import gen_key, make_key, prefix_families, strip_prefix
 from core.cache.store import LocMemStore
 
 KEY = make_key("banks_list:{{country}}:x", {"country": "NG"})
@@ -38,6 +38,20 @@ def test_a_bump_in_one_process_invalidates_the_others_memory(journal_path):
     command.bump(families=["banks_list"], clocks=["accounts.bank"])
     # then
     assert not server.lookup(KEY).hit
+
+
+def test_a_delete_in_one_process_reaches_the_others_entries_and_leaves_no_key_there(journal_path):
+    # given: the server holds an entry; another entry's family it has never read
+    server, command = process("server"), process("command")
+    cached(server)
+    other = make_key("banks_list:{{country}}:x", {"country": "GH"})
+    # when: a command deletes both
+    command.delete(KEY)
+    command.delete(other)
+    # then: the server no longer serves its entry, and holds no generation of the family it never read (a
+    # generation a delete created would outlive every entry: a missing one already means "invalid")
+    assert not server.lookup(KEY).hit
+    assert server.cache.get(gen_key(prefix_families(other)[-1])) is None
 
 
 def test_a_write_pending_in_one_process_holds_off_fills_in_the_others(journal_path):

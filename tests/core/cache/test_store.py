@@ -714,6 +714,21 @@ def test_begin_write_invalidates_at_once_and_unguarded_stores_are_not_blocked(ca
     assert store.store(again.ticket, "v", 60)
 
 
+def test_async_stores_are_unguarded_unless_asked_as_the_sync_ones(cache_backend):
+    # given: a write of the rows the entry shows has begun and not settled
+    store = get_store()
+    store.begin_write(families=["@errands.errand:1"], clocks=["errands.errand"])
+
+    async def fill(**guard):
+        found = await store.alookup(KEY, clocks=["errands.errand"])
+        return await store.astore(found.ticket, "v", 60, families=["@errands.errand:1"], **guard)
+
+    # then: a decorator-style fill stores (the write's settle drops it), a guarded one does not
+    assert async_to_sync(fill)()
+    store.delete(KEY)
+    assert not async_to_sync(fill)(guarded=True)
+
+
 def test_a_guarded_fill_older_than_the_pending_ttl_is_not_stored(cache_backend, settings):
     # given: a fill whose ticket was read long ago (a write that began meanwhile may have let its mark expire)
     settings.CACHE_WRITE_PENDING_TTL = 0.1
