@@ -90,11 +90,13 @@ class Relay:
         try:
             listener = _Listener.for_databases(outbox.databases())
             while not self._stop.is_set():
-                if listener is not None:
-                    listener.listen()  # before looking, so that no commit in between goes unnoticed
+                # LISTEN before looking, so that no commit in between goes unnoticed. A row committed before the
+                # LISTEN sent a notification no one heard: when listening has just begun, look again in an interval
+                # (the first pass leaves rows younger than an interval to their writers).
+                begun = listener is not None and listener.listen()
                 _, again = self.run_once()
                 self.passes += 1
-                if again or listener is None or not listener.listening:
+                if again or begun or listener is None or not listener.listening:
                     self._stop.wait(self.interval)
                 elif listener.wait(IDLE_CHECK, self._stop):
                     self._stop.wait(self.interval)  # the writer's own settle comes first
@@ -118,10 +120,11 @@ class _Listener:
             return cls(aliases[0])
         return None
 
-    def listen(self) -> None:
+    def listen(self) -> bool:
+        """LISTEN unless listening already; True when listening has just begun."""
         connection = connections[self.alias]
         if self.listening and connection.connection is not None:
-            return  # a broken connection shows in wait() or in the pass, which close it
+            return False  # a broken connection shows in wait() or in the pass, which close it
         self.listening = False
         try:
             connection.ensure_connection()
@@ -130,6 +133,7 @@ class _Listener:
             self.listening = True
         except DatabaseError:
             connection.close()  # run_once() logs the database's failure
+        return self.listening
 
     def wait(self, timeout: float, stop: threading.Event) -> bool:
         """Wait up to timeout for a notification (checking `stop` every second); True when one came."""
