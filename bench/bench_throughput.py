@@ -101,13 +101,13 @@ def measure(root, setup: dict, args) -> dict:
     """Every run of RUNS on one tree and one set-up: the median round of each, the cache's counters, the ratios."""
     servers = {
         "cache disabled": ({"CACHE_ENABLED": False}, {
-            "a": ("/graphql/", lambda: fixed(), "fixed"),
-            "a2": ("/graphql/", cold_script, "cold"),
+            "a": ("/graphql/", fixed),
+            "a2": ("/graphql/", cold_script),
         }),
         "cache enabled": ({}, {
-            "b": ("/graphql/", lambda: fixed(), "fixed"),
-            "c": ("/bench/limit/", lambda: fixed(), "fixed"),
-            "cold": ("/graphql/", cold_script, "cold"),
+            "b": ("/graphql/", fixed),
+            "c": ("/bench/limit/", fixed),
+            "cold": ("/graphql/", cold_script),
         }),
     }  # fmt: skip
     measured: dict[str, list] = {name: [] for _, named in servers.values() for name in named}
@@ -122,7 +122,7 @@ def measure(root, setup: dict, args) -> dict:
             server = stack.server(DATABASE_CONN_MAX_AGE=60, **setup["server"], **overrides)
             payload = answer(stack, server.url, payload)
             # In turn, round after round: drift on a shared machine touches every run alike.
-            for _, (name, (path, script, _)) in itertools.product(range(args.rounds), named.items()):
+            for _, (name, (path, script)) in itertools.product(range(args.rounds), named.items()):
                 # A script per wrk run: cold keys must be new to the measured run, not left over from the warm-up.
                 run_wrk(server.url + path, script(), seconds=args.warmup, workdir=stack.workdir, **wrk)
                 before = cache_counters(stack.redis.client())

@@ -459,20 +459,29 @@ def test_an_entry_stored_again_is_listed_once_in_each_tag_field(redis_cache):
     assert sorted(item.split(" ", 1)[1] for item in items) == sorted([f"x {with_prefix(KEY)}", with_prefix(KEY)])
 
 
+def _item(name: str, expiry: int = 1000) -> str:
+    """A tag field's item for entry `name` (expired unless given a later expiry, ms)."""
+    return f"{expiry} {with_prefix(name)}\n"
+
+
+def _listed(tag: str, row: str) -> list[str]:
+    """The entries a tag field lists."""
+    return sorted(item.split(" ")[1] for item in get_store().client.hget(tag, row).decode().splitlines())
+
+
 def test_a_long_tag_field_drops_its_expired_entries_when_an_entry_is_added(redis_cache):
     # given: row 1's field lists thousands of entries that have expired, and one that has not
     store = get_store()
     tag, row = tag_of("@accounts.user:1")
     later = int(time.time() * 1000) + 600_000
-    dead = "".join(f"1000 {with_prefix(f'gone:{n}')}\n" for n in range(2000))
-    store.client.hset(tag, row, dead + f"{later} {with_prefix('alive:key')}\n")
+    dead = "".join(_item(f"gone:{n}") for n in range(2000))
+    store.client.hset(tag, row, dead + _item("alive:key", later))
 
     # when
     fill(families=["@accounts.user:1"])
 
     # then: only the live entries are left (the one already there, and the new one)
-    items = store.client.hget(tag, row).decode().splitlines()
-    assert sorted(item.split(" ")[1] for item in items) == [with_prefix("alive:key"), with_prefix(KEY)]
+    assert _listed(tag, row) == [with_prefix("alive:key"), with_prefix(KEY)]
 
 
 def test_expired_entries_behind_a_live_one_go_when_the_field_passes_a_doubling(redis_cache):
@@ -481,19 +490,16 @@ def test_expired_entries_behind_a_live_one_go_when_the_field_passes_a_doubling(r
     store = get_store()
     tag, row = tag_of("@accounts.user:1")
     later = int(time.time() * 1000) + 600_000
-    live = f"{later} {with_prefix('alive:key')}\n"
-    dead, n = "", 0
-    while len(live) + len(dead) < 2 * TAG_PRUNE_BYTES - 40:
-        dead += f"1000 {with_prefix(f'gone:{n}')}\n"
-        n += 1
-    store.client.hset(tag, row, live + dead)
+    field = _item("alive:key", later)
+    while len(field) < 2 * TAG_PRUNE_BYTES - 40:
+        field += _item(f"gone:{len(field)}")
+    store.client.hset(tag, row, field)
 
     # when: an entry is added and the field passes 2 x TAG_PRUNE_BYTES
     fill(families=["@accounts.user:1"])
 
     # then: the expired entries went, the live ones stayed
-    items = store.client.hget(tag, row).decode().splitlines()
-    assert sorted(item.split(" ")[1] for item in items) == [with_prefix("alive:key"), with_prefix(KEY)]
+    assert _listed(tag, row) == [with_prefix("alive:key"), with_prefix(KEY)]
 
 
 def test_a_field_of_live_entries_keeps_every_one_as_it_grows(redis_cache):
