@@ -10,8 +10,9 @@ from django.test import override_settings
 
 from core.cache import CacheManager, warmer
 from core.cache.conf import key_prefix
-from core.cache.manager import _warmers
+from core.cache.manager import _warmers, full_key
 from core.cache.store import get_store
+from core.factories import BankFactory
 from tests.fixtures.cache import until
 
 pytestmark = pytest.mark.usefixtures("cache_backend")
@@ -222,6 +223,38 @@ def test_get_or_set_under_16_threads_computes_once(patient_cache):
     # then
     assert len(calls) == 1
     assert results == [{"banks": ["044", "058"]}] * threads_count
+
+
+def test_a_caller_that_waited_in_vain_for_the_lock_holder_computes_and_stores_itself(settings):
+    # given: another caller holds the key's lock and never stores (it died, or is slow)
+    settings.CACHE_SINGLE_FLIGHT_WAIT = 0.05
+    assert get_store().acquire(full_key("report:1"), 60_000)
+
+    # when
+    value = CacheManager.get_or_set("report:1", lambda: "computed by the waiter", ttl=60)
+
+    # then: it computed after its bounded wait, and what it computed is served next
+    assert value == "computed by the waiter"
+    assert CacheManager.get("report:1", default="miss") == "computed by the waiter"
+
+
+@pytest.mark.django_db
+def test_a_waiter_s_computation_during_which_a_tracked_row_was_written_is_not_stored(settings):
+    # given: the lock held by another caller, and a computation that writes a tracked row as it runs (a bank: no
+    # family of the key moves, so only the clocks read before the first lookup can refuse the fill)
+    settings.CACHE_SINGLE_FLIGHT_WAIT = 0.05
+    assert get_store().acquire(full_key("report:2"), 60_000)
+
+    def compute() -> str:
+        BankFactory()
+        return "read before the bank was added"
+
+    # when
+    value = CacheManager.get_or_set("report:2", compute, ttl=60)
+
+    # then: the clocks read before the first lookup guard the waiter's fill too
+    assert value == "read before the bank was added"
+    assert CacheManager.get("report:2", default="miss") == "miss"
 
 
 def test_values_that_are_not_json_are_returned_but_not_stored(caplog):

@@ -8,10 +8,12 @@ import inspect
 import io
 import sys
 import threading
+import time
 from contextlib import suppress
 from datetime import timedelta
 
 import pytest
+import redis
 from django.core.management import CommandError, call_command
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.db.models import ProtectedError
@@ -20,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Bank, User
 from core.cache import CacheManager, invalidate_user_cache, outbox, relay, stats
-from core.cache.invalidation import TrackedModel
+from core.cache.invalidation import UPDATE_ROWS_KNOWN, TrackedModel
 from core.cache.keys import MANUAL_CLOCK, queryset_family, stats_key
 from core.cache.relay import Relay
 from core.cache.shutdown import flush_owed
@@ -152,6 +154,26 @@ def test_the_outbox_is_empty_after_normal_writes_and_no_mark_is_left(cache_backe
 
     assert CacheOutbox.objects.count() == 0
     assert all(guarded_fill_stores(label) for label in (ERRAND, "accounts.bank", "accounts.user", MANUAL_CLOCK))
+
+
+@pytest.mark.parametrize("rows", [1, UPDATE_ROWS_KNOWN + 1], ids=["rows known", "more rows than UPDATE_ROWS_KNOWN"])
+def test_a_queryset_update_records_its_row_in_its_own_transaction(cache_backend, rows):
+    ErrandFactory.create_batch(rows)
+
+    with transaction.atomic():
+        Errand.objects.update(title="updated")
+        assert CacheOutbox.objects.count() == 1
+
+    assert CacheOutbox.objects.count() == 0
+
+
+def test_an_update_of_a_sliced_queryset_is_refused_as_django_refuses_it(cache_backend):
+    ErrandFactory(title="before")
+
+    with pytest.raises(TypeError, match="slice"):
+        Errand.objects.all()[:1].update(title="after")
+
+    assert Errand.objects.get().title == "before"
 
 
 def test_one_save_costs_an_insert_and_a_delete_of_its_outbox_row(cache_backend):
@@ -545,3 +567,72 @@ def test_at_exit_a_process_waits_no_longer_than_the_bound_and_leaves_its_rows_to
 
     assert CacheOutbox.objects.count() == 1
     assert outbox.owed_rows()
+
+
+def _partition(restartable_redis) -> redis.Redis:
+    """Make Redis unreachable without restarting it (same run_id, same data: only what this process owes tells an
+    entry it missed an invalidation); returns the admin connection that makes it reachable again."""
+    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
+    admin.config_set("requirepass", "partitioned")
+    admin.client_kill_filter(_type="normal", skipme=True)
+    return admin
+
+
+def test_at_exit_an_invalidation_lost_outside_any_write_is_applied_before_the_process_ends(restartable_redis, settings):
+    # given: an entry, and a manual invalidation lost while Redis was unreachable (no outbox row: no model was written)
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600  # the background retry sleeps: only the exit flush can pay the debt
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = _partition(restartable_redis)
+    CacheManager.invalidate("user:42")
+    assert get_store().owes and not outbox.owed_rows()
+
+    # when: Redis answers again as the process exits
+    admin.config_set("requirepass", "")
+    flushed = flush_owed(timeout=30)
+
+    # then: nothing is owed, and another process, which never saw the outage, does not serve the entry
+    assert flushed is True
+    assert not get_store().owes
+    reset_store()
+    assert CacheManager.get("user:42:profile", default="miss") == "miss"
+
+
+def test_at_exit_a_debt_redis_takes_only_at_a_later_attempt_is_paid(restartable_redis, settings, monkeypatch):
+    # given: an invalidation lost in an outage, and Redis that answers again only once the first attempt has failed
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
+    CacheManager.set("user:42:profile", "before the outage")
+    admin = _partition(restartable_redis)
+    CacheManager.invalidate("user:42")
+    store, attempts = get_store(), []
+    recover = store.recover
+
+    def recover_then_heal() -> bool:
+        attempts.append(recover())
+        admin.config_set("requirepass", "")
+        return attempts[-1]
+
+    monkeypatch.setattr(store, "recover", recover_then_heal)
+
+    # when
+    flushed = flush_owed(timeout=30)
+
+    # then: it tried again, and paid
+    assert attempts[0] is False and attempts[-1] is True
+    assert flushed is True and not store.owes
+
+
+def test_at_exit_a_debt_redis_never_takes_is_reported_once_the_given_bound_has_passed(restartable_redis, settings):
+    # given: an invalidation lost in an outage that lasts, and no counts left to flush
+    settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
+    settings.CACHE_EXIT_FLUSH_TIMEOUT = 600  # the setting; the call below gives its own bound
+    CacheManager.set("user:42:profile", "before the outage")
+    _partition(restartable_redis)
+    CacheManager.invalidate("user:42")
+    stats.reset(shared=False)
+    started = time.monotonic()
+
+    flushed = flush_owed(timeout=0.2)
+
+    assert flushed is False
+    assert get_store().owes
+    assert time.monotonic() - started < 60  # the bound given, not the setting's ten minutes

@@ -10,6 +10,7 @@ from django.core.cache import caches
 
 from core.cache import CacheManager, cache_user_data, cacheable
 from core.cache.conf import key_prefix
+from core.cache.invalidation import guarding_labels, tracked_labels
 from core.cache.keys import clock_key, epoch_key, gen_key, make_key, strip_prefix, tag_of, with_prefix
 from core.cache.store import TAG_PRUNE_BYTES, Lookup, RedisStore, get_store, new_token, parse_entry
 from tests.fixtures.cache import redis_caches, store_backend
@@ -119,6 +120,34 @@ def test_guarded_store_is_a_no_op_after_a_write_clock_moved(cache_backend):
     # then
     assert not stored
     assert not store.lookup(KEY).hit
+
+
+@pytest.mark.parametrize(
+    "shown",
+    ["@errands.errand:5", "@errands.errand", "queryset:errands.errand", "errand_list", "user_errands:7"],
+    ids=["row", "model", "queryset", "root of a template", "template"],
+)
+def test_a_fill_whose_families_were_found_while_computing_is_held_off_by_a_write_of_their_model(cache_backend, shown):
+    # given: a guarded miss, then a write of errands while it computed; the families the fill found while computing
+    # were never read by its ticket, so only the clocks guarding_labels() names can refuse it
+    store = get_store()
+    found = store.lookup(KEY, clocks=tracked_labels())
+    store.bump(clocks=["errands.errand"])
+
+    stored = store.store(
+        found.ticket, "may show the old row", 60, families=[shown], guarded=True, clocks=guarding_labels([shown])
+    )
+
+    assert not stored
+
+
+def test_a_fill_whose_families_name_another_model_is_stored_after_a_write_of_errands(cache_backend):
+    store = get_store()
+    found = store.lookup(KEY, clocks=tracked_labels())
+    store.bump(clocks=["errands.errand"])
+    shown = ["@accounts.bank:1", "queryset:accounts.bank", "banks_list:NG"]
+
+    assert store.store(found.ticket, "banks", 60, families=shown, guarded=True, clocks=guarding_labels(shown))
 
 
 def test_guarded_store_succeeds_when_clocks_hold(cache_backend):
