@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
+from accounts.models import Bank
 from core.cache import CacheManager, warmer
 from core.cache.conf import key_prefix
 from core.cache.manager import _warmers, full_key
@@ -238,22 +239,23 @@ def test_a_caller_that_waited_in_vain_for_the_lock_holder_computes_and_stores_it
     assert CacheManager.get("report:1", default="miss") == "computed by the waiter"
 
 
-@pytest.mark.django_db
-def test_a_waiter_s_computation_during_which_a_tracked_row_was_written_is_not_stored(settings):
-    # given: the lock held by another caller, and a computation that writes a tracked row as it runs (a bank: no
-    # family of the key moves, so only the clocks read before the first lookup can refuse the fill)
+@pytest.mark.django_db(transaction=True)  # a fill inside a transaction is never stored: commit as production does
+def test_a_waiter_s_computation_during_which_a_row_it_shows_was_added_is_not_stored(settings):
+    # given: the lock held by another caller, and a computation that reads the banks, during which a bank is added
     settings.CACHE_SINGLE_FLIGHT_WAIT = 0.05
+    BankFactory(country="NG", name="First")
     assert get_store().acquire(full_key("report:2"), 60_000)
 
-    def compute() -> str:
-        BankFactory()
-        return "read before the bank was added"
+    def compute() -> list[Bank]:
+        banks = list(Bank.objects.filter(country="NG"))
+        BankFactory(country="NG", name="Second")
+        return banks
 
     # when
     value = CacheManager.get_or_set("report:2", compute, ttl=60)
 
-    # then: the clocks read before the first lookup guard the waiter's fill too
-    assert value == "read before the bank was added"
+    # then: the write clocks read by the first lookup guard the waiter's fill too
+    assert [bank.name for bank in value] == ["First"]
     assert CacheManager.get("report:2", default="miss") == "miss"
 
 
