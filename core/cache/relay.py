@@ -188,9 +188,10 @@ def stop() -> None:
 
 def _after_fork() -> None:
     # A server that loads the application before forking its workers (gunicorn --preload): threads do not survive
-    # a fork, so each worker starts its own relay (a new one: the parent's thread may have held its locks).
+    # a fork, so each worker starts its own relay (a new one: the parent's thread may have held its locks). A relay
+    # the parent stopped stays stopped.
     global _relay
-    if _relay is not None and _relay._thread is not None:
+    if _relay is not None and _relay._thread is not None and not _relay._stop.is_set():
         _relay = Relay(interval=_relay._interval)
         _relay.start()
 

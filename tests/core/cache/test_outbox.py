@@ -6,6 +6,7 @@ Across processes (a writer that exits or is killed, a relay in another server): 
 
 import inspect
 import io
+import os
 import sys
 import threading
 import time
@@ -521,6 +522,34 @@ def test_a_server_starts_its_relay_once_and_relay_stop_ends_it(monkeypatch, sett
     finally:
         relay.stop()  # at exit: it does not wait for the thread, which ends on its own
     assert until(lambda: not started.running, limit=10)
+
+
+def _child_runs_a_relay() -> bool:
+    """Fork; whether the child process runs a relay thread (as a gunicorn worker forked after the app loaded). The
+    child's relay, if any, is started by the fork hook before os.fork() returns there."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if _relay_threads() else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_process_forked_from_one_running_its_relay_runs_its_own_and_one_that_stopped_it_does_not(
+    monkeypatch, settings
+):
+    # given: a server process that loaded the app (and started its relay) before forking its workers
+    settings.CACHE_OUTBOX_RELAY = True
+    monkeypatch.setattr(sys, "argv", ["manage.py", "runserver", "--noreload"])
+    started = relay.start_in_server()
+    try:
+        # then: a worker forked now runs a relay of its own
+        assert _child_runs_a_relay()
+    finally:
+        relay.stop()
+    assert until(lambda: not started.running, limit=10)
+
+    # and one forked after the relay was stopped does not start it again
+    assert not _child_runs_a_relay()
 
 
 def test_cache_outbox_relay_false_keeps_it_off_even_in_a_server(monkeypatch, settings):
