@@ -11,11 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 import redis
+from django.core.cache import caches
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Bank
-from core.cache import keys
+from core.cache import CacheManager, cacheable, keys
 from core.cache.keys import (
     family_from_pattern,
     family_of,
@@ -118,6 +119,7 @@ def test_prefix_helpers():
     [
         ("user:42:*", "user:42"),
         ("errand_list:*", "errand_list"),
+        ("a:*", "a"),
         ("runam:errand_list:*", "errand_list"),
         ("user:42:profile", "user:42:profile"),
         ("u*r:*", None),
@@ -134,6 +136,75 @@ def test_prefix_comes_from_settings(settings):
     settings.CACHE_KEY_PREFIX = "other"
 
     assert make_key("user:{{id}}", {"id": 1}) == "other:user:1"
+
+
+@pytest.mark.usefixtures("cache_backend")
+def test_an_exact_key_over_250_characters_is_invalidated_by_its_template():
+    # given: four 60-character values make a key too long to store as is, so it is stored hashed
+    template = "report:{{a}}:{{b}}:{{c}}:{{d}}"
+    values = {name: name * 60 for name in "abcd"}
+    calls = []
+
+    @cacheable(key=template, ttl=600)
+    def report(a, b, c, d):
+        calls.append(a)
+        return len(calls)
+
+    report(**values)
+    report(**values)
+    assert len(calls) == 1
+
+    # when
+    CacheManager.invalidate(template, values)
+
+    # then
+    assert report(**values) == 2
+
+
+@pytest.mark.usefixtures("cache_backend")
+def test_a_glob_over_250_characters_still_matches_the_keys_it_covers():
+    # given: a key of exactly 250 characters, stored as is
+    key = "r:" + "a" * 242
+    CacheManager.set(key, 1)
+
+    # when
+    removed = CacheManager.invalidate(key + "*")
+
+    # then
+    assert removed == 1
+    assert CacheManager.get(key) is None
+
+
+@pytest.mark.usefixtures("cache_backend")
+def test_a_one_letter_family_pattern_is_one_bump():
+    # given
+    CacheManager.set("a:1", 1)
+
+    # when
+    scanned = CacheManager.invalidate("a:*")
+
+    # then: a bump (None), as for any family, reaches other processes too; a scan would return a count
+    assert scanned is None
+    assert CacheManager.get("a:1") is None
+
+
+SWEEPS = {"delete_pattern": lambda: CacheManager.delete_pattern("user*"), "clear_all": CacheManager.clear_all}
+
+
+@pytest.mark.parametrize("sweep", SWEEPS.values(), ids=SWEEPS.keys())
+@pytest.mark.usefixtures("cache_backend")
+def test_a_prefix_with_glob_characters_sweeps_only_its_own_keys(sweep, settings):
+    # given: another application's key that the prefix `app[1]`, read as a glob, would match
+    settings.CACHE_KEY_PREFIX = "app[1]"
+    CacheManager.set("user:1", 1)
+    caches["default"].set("app1:user:1", "theirs")
+
+    # when
+    sweep()
+
+    # then
+    assert CacheManager.get("user:1") is None
+    assert caches["default"].get("app1:user:1") == "theirs"
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,6 +2,7 @@
 the same writes that drop everything else."""
 
 import logging
+from datetime import UTC, date, datetime
 
 import pytest
 from django.contrib.auth.models import Group
@@ -9,7 +10,8 @@ from django.contrib.auth.models import Group
 from accounts.models import Bank, User, UserProfile
 from core.cache import CacheManager, cache_result, cacheable
 from core.cache.serializers import dumps, loads
-from core.factories import BankFactory, UserFactory
+from core.factories import BankFactory, ErrandFactory, UserFactory
+from errands.models import Errand
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
 
@@ -112,6 +114,82 @@ def test_a_values_queryset_is_cached_as_plain_rows(django_assert_num_queries):
     assert rows == [{"code": "01", "name": "KCB Bank"}]  # a list: the queryset was evaluated when stored
 
 
+ROW_SHAPES = {
+    "values": lambda banks: banks.values("code", "name"),
+    "values_list": lambda banks: banks.values_list("code", "name"),
+    "flat values_list": lambda banks: banks.values_list("code", flat=True),
+}
+
+
+@pytest.mark.parametrize("shape", ROW_SHAPES.values(), ids=ROW_SHAPES.keys())
+def test_a_values_queryset_is_dropped_when_a_row_is_added(shape, django_assert_num_queries):
+    # given: no Bank template bumps `bank_names`, so only the model's own families can drop the entry
+    BankFactory(country="KE", code="01", name="KCB Bank")
+
+    @cacheable(key="bank_names:{{country}}", ttl=600)
+    def bank_names(country):
+        return shape(Bank.objects.filter(country=country).order_by("code"))
+
+    assert len(bank_names("KE")) == 1
+
+    # when
+    BankFactory(country="KE", code="02", name="Equity Bank")
+
+    # then
+    with django_assert_num_queries(1):
+        assert len(bank_names("KE")) == 2
+
+
+def _rename(bank):
+    bank.name = "KCB"
+    bank.save()
+
+
+# A write to the first of two rows, and the names the queryset shows afterwards.
+ROW_WRITES = {
+    "save": (_rename, ["KCB", "Equity Bank"]),
+    "delete": (lambda bank: bank.delete(), ["Equity Bank"]),
+}
+
+
+@pytest.mark.parametrize(("write", "names"), ROW_WRITES.values(), ids=ROW_WRITES.keys())
+def test_a_values_queryset_is_dropped_when_one_of_its_rows_is_written(write, names, django_assert_num_queries):
+    # given
+    bank = BankFactory(country="KE", code="01", name="KCB Bank")
+    BankFactory(country="KE", code="02", name="Equity Bank")
+
+    @cacheable(key="bank_names:{{country}}", ttl=600)
+    def bank_names(country):
+        return Bank.objects.filter(country=country).order_by("code").values("code", "name")
+
+    bank_names("KE")
+
+    # when
+    write(bank)
+
+    # then
+    with django_assert_num_queries(1):
+        assert [row["name"] for row in bank_names("KE")] == names
+
+
+def test_a_dates_queryset_is_dropped_when_a_row_is_added(django_assert_num_queries):
+    # given: no Errand template bumps `deadline_days`
+    ErrandFactory(deadline=datetime(2030, 1, 5, 12, tzinfo=UTC))
+
+    @cacheable(key="deadline_days", ttl=600)
+    def deadline_days():
+        return Errand.objects.dates("deadline", "day")
+
+    assert list(deadline_days()) == [date(2030, 1, 5)]
+
+    # when
+    ErrandFactory(deadline=datetime(2030, 1, 9, 12, tzinfo=UTC))
+
+    # then
+    with django_assert_num_queries(1):
+        assert list(deadline_days()) == [date(2030, 1, 5), date(2030, 1, 9)]
+
+
 def test_bulk_update_drops_a_cached_instance(django_assert_num_queries):
     # given
     bank = BankFactory(country="GH", code="040100", name="GCB Bank")
@@ -193,6 +271,7 @@ CONTAINERS = {
     "frozenset": frozenset,
     "dict": lambda banks: {bank.code: bank for bank in banks},
     "dict with int keys": lambda banks: {n: bank for n, bank in enumerate(banks)},
+    "dict keyed by instances": lambda banks: {bank: bank.code for bank in banks},
 }
 
 
@@ -213,6 +292,26 @@ def test_a_container_of_instances_is_dropped_when_a_row_is_added(container, djan
     # then
     with django_assert_num_queries(1):
         assert len(banks("NG")) == 2
+
+
+def test_a_null_foreign_key_loaded_by_select_related_comes_back_as_none(django_assert_num_queries):
+    # given: select_related remembers the missing runner as None
+    errand = ErrandFactory(runner=None)
+
+    @cacheable(key="errand_with_runner:{{errand_id}}", ttl=600)
+    def errand_with_runner(errand_id):
+        return Errand.objects.select_related("runner").get(id=errand_id)
+
+    errand_with_runner(errand.id)
+
+    # when
+    with django_assert_num_queries(0):
+        cached = errand_with_runner(errand.id)
+        runner = cached.runner
+
+    # then
+    assert cached.id == errand.id
+    assert runner is None
 
 
 def test_a_single_instance_is_kept_when_another_row_of_its_model_is_written(django_assert_num_queries):
