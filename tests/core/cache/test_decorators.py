@@ -9,11 +9,12 @@ import redis
 from django.db import transaction
 from django.test import override_settings
 
+from accounts.models import UserProfile
 from core.cache import CacheManager, cache_result, cacheable, invalidate_cache
 from core.cache.conf import key_prefix
 from core.cache.invalidation import mark_dirty
 from core.cache.store import get_store
-from core.factories import ErrandFactory
+from core.factories import ErrandFactory, UserFactory
 from errands.models import Errand
 from tests.fixtures.cache import redis_caches
 
@@ -52,6 +53,25 @@ def test_cache_result_bare_caches_per_argument():
     assert counter.calls == 2
 
 
+def test_an_argument_passed_by_keyword_is_part_of_the_key():
+    # given
+    counter = Counter()
+
+    @cache_result
+    def errand_titles(status, page=1):
+        return counter(status, page)
+
+    errand_titles("OPEN", page=1)
+
+    # when
+    second_page = errand_titles("OPEN", page=2)
+
+    # then: page 2 is computed, not served page 1's entry, and is keyed the same as when passed by position
+    assert second_page == [("OPEN", 2), {}]
+    assert counter.calls == 2
+    assert errand_titles.key("OPEN", page=2) == errand_titles.key("OPEN", 2)
+
+
 def test_cache_result_with_key_prefix_uses_the_seed_key_and_invalidates():
     # given
     counter = Counter({"bio": "runner"})
@@ -70,6 +90,53 @@ def test_cache_result_with_key_prefix_uses_the_seed_key_and_invalidates():
     # then
     assert get_user_profile.key(5) == f"{key_prefix()}:user_profile:5"
     assert counter.calls == 2
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [
+        lambda fn, *args, **kwargs: fn.invalidate(*args, **kwargs),
+        lambda fn, *args, **kwargs: asyncio.run(fn.ainvalidate(*args, **kwargs)),
+    ],
+    ids=["invalidate", "ainvalidate"],
+)
+def test_invalidate_drops_the_entry_of_the_keyword_arguments_it_is_given(drop):
+    # given
+    counter = Counter(["errand"])
+
+    @cacheable(key="user_errands:{{user_id}}:{{status}}")
+    def my_errands(user_id, status="OPEN"):
+        return counter()
+
+    my_errands(3, status="DONE")
+
+    # when
+    drop(my_errands, 3, status="DONE")
+
+    # then
+    my_errands(3, status="DONE")
+    assert counter.calls == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_model_instance_argument_is_keyed_by_its_pk_so_a_write_to_its_row_drops_the_entry():
+    # given: a value cached per user under a seed family (CACHE_INVALIDATION: a profile write bumps
+    # user_profile:<user id>)
+    user = UserFactory(profile__country="NG")
+
+    @cache_result(key_prefix="user_profile")
+    def country(user):
+        return UserProfile.objects.get(user=user).country
+
+    assert country(user) == "NG"
+
+    # when
+    user.profile.country = "GH"
+    user.profile.save()
+
+    # then
+    assert country(user) == "GH"
+    assert country.key(user) == f"{key_prefix()}:user_profile:{user.pk}"
 
 
 def test_family_invalidation_reaches_decorated_entries():
