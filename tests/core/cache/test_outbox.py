@@ -14,7 +14,6 @@ from contextlib import suppress
 from datetime import timedelta
 
 import pytest
-import redis
 from django.core.management import CommandError, call_command
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.db.models import ProtectedError
@@ -24,26 +23,18 @@ from django.utils import timezone
 from accounts.models import Bank, User
 from core.cache import CacheManager, invalidate_user_cache, outbox, relay, stats
 from core.cache.invalidation import UPDATE_ROWS_KNOWN, TrackedModel
-from core.cache.keys import MANUAL_CLOCK, queryset_family, stats_key
+from core.cache.keys import MANUAL_CLOCK, stats_key
 from core.cache.relay import Relay
 from core.cache.shutdown import flush_owed
-from core.cache.store import get_store, new_token, reset_store
+from core.cache.store import get_store, reset_store
 from core.factories import BankFactory, ErrandFactory, UserFactory
 from core.models import CacheOutbox
 from errands.models import Errand
-from tests.fixtures.cache import store_backend, until
+from tests.fixtures.cache import guarded_fill_stores, store_backend, until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ERRAND = "errands.errand"
-
-
-def guarded_fill_stores(label: str = ERRAND) -> bool:
-    """Whether a guarded fill of a list of `label` rows is stored now: not while a write of that model is pending
-    (every row write moves the model's queryset family, which such a list shows)."""
-    store = get_store()
-    found = store.lookup(f"probe:{new_token()}", clocks=[label])  # a key of its own: never a hit
-    return store.store(found.ticket, "rows", 60, families=[queryset_family(label)], guarded=True)
 
 
 def entry(key: str, value: str = "cached") -> str:
@@ -598,20 +589,11 @@ def test_at_exit_a_process_waits_no_longer_than_the_bound_and_leaves_its_rows_to
     assert outbox.owed_rows()
 
 
-def _partition(restartable_redis) -> redis.Redis:
-    """Make Redis unreachable without restarting it (same run_id, same data: only what this process owes tells an
-    entry it missed an invalidation); returns the admin connection that makes it reachable again."""
-    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
-    admin.config_set("requirepass", "partitioned")
-    admin.client_kill_filter(_type="normal", skipme=True)
-    return admin
-
-
 def test_at_exit_an_invalidation_lost_outside_any_write_is_applied_before_the_process_ends(restartable_redis, settings):
     # given: an entry, and a manual invalidation lost while Redis was unreachable (no outbox row: no model was written)
     settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600  # the background retry sleeps: only the exit flush can pay the debt
     CacheManager.set("user:42:profile", "before the outage")
-    admin = _partition(restartable_redis)
+    admin = restartable_redis.partition()
     CacheManager.invalidate("user:42")
     assert get_store().owes and not outbox.owed_rows()
 
@@ -630,7 +612,7 @@ def test_at_exit_a_debt_redis_takes_only_at_a_later_attempt_is_paid(restartable_
     # given: an invalidation lost in an outage, and Redis that answers again only once the first attempt has failed
     settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
     CacheManager.set("user:42:profile", "before the outage")
-    admin = _partition(restartable_redis)
+    admin = restartable_redis.partition()
     CacheManager.invalidate("user:42")
     store, attempts = get_store(), []
     recover = store.recover
@@ -655,7 +637,7 @@ def test_at_exit_a_debt_redis_never_takes_is_reported_once_the_given_bound_has_p
     settings.CACHE_OUTAGE_RETRY_INTERVAL = 3600
     settings.CACHE_EXIT_FLUSH_TIMEOUT = 600  # the setting; the call below gives its own bound
     CacheManager.set("user:42:profile", "before the outage")
-    _partition(restartable_redis)
+    restartable_redis.partition()
     CacheManager.invalidate("user:42")
     stats.reset(shared=False)
     started = time.monotonic()

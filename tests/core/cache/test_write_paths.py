@@ -8,33 +8,23 @@ import io
 from datetime import timedelta
 
 import pytest
-import redis
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from core.cache import cache_user_data, get_cached_user_data, outbox
-from core.cache.keys import queryset_family
 from core.cache.outbox import BATCH
 from core.cache.shutdown import flush_owed
-from core.cache.store import get_store, new_token
+from core.cache.store import get_store
 from core.factories import ErrandFactory, UserFactory
 from core.models import CacheOutbox
 from errands.models import Errand
-from tests.fixtures.cache import store_backend, until
+from tests.fixtures.cache import guarded_fill_stores, store_backend, until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ERRAND = "errands.errand"
-
-
-def guarded_fill_stores(label: str = ERRAND) -> bool:
-    """Whether a guarded fill of a list of `label` rows is stored now: not while a write of that model is pending
-    (as in test_outbox.py)."""
-    store = get_store()
-    found = store.lookup(f"probe:{new_token()}", clocks=[label])  # a key of its own: never a hit
-    return store.store(found.ticket, "rows", 60, families=[queryset_family(label)], guarded=True)
 
 
 def test_an_update_of_known_rows_drops_data_cached_under_their_primary_key_families(cache_backend):
@@ -83,15 +73,6 @@ def test_cache_relay_once_applies_a_backlog_larger_than_one_pass(cache_backend):
     assert CacheOutbox.objects.count() == 0
 
 
-def _partition(restartable_redis) -> redis.Redis:
-    """Make Redis unreachable without restarting it (as in test_outbox.py); returns the admin connection that makes it
-    reachable again."""
-    admin = redis.Redis.from_url(restartable_redis.url, single_connection_client=True)
-    admin.config_set("requirepass", "partitioned")
-    admin.client_kill_filter(_type="normal", skipme=True)
-    return admin
-
-
 def test_at_exit_an_outbox_row_redis_takes_only_at_a_later_attempt_is_applied(restartable_redis, monkeypatch):
     # given: a write whose settle Redis did not take, Redis back and the store recovered (only the row is owed)
     errand = ErrandFactory(title="before")
@@ -104,7 +85,7 @@ def test_at_exit_an_outbox_row_redis_takes_only_at_a_later_attempt_is_applied(re
     assert outbox.owed_rows() and CacheOutbox.objects.count() == 1
 
     # and Redis that takes it only once a first attempt has failed
-    admin = _partition(restartable_redis)
+    admin = restartable_redis.partition()
     attempts = []
     apply = outbox.apply
 
