@@ -122,6 +122,21 @@ def test_guarded_store_is_a_no_op_after_a_write_clock_moved(cache_backend):
     assert not store.lookup(KEY).hit
 
 
+def test_a_guarded_fill_read_between_two_writes_of_the_whole_model_is_not_stored(cache_backend):
+    # given: a write of the whole model (a bulk update), a guarded miss, then another such write while it computed
+    store = get_store()
+    store.bump(clocks=["errands.errand"])
+    found = store.lookup(KEY, clocks=["errands.errand"])
+    store.bump(clocks=["errands.errand"])
+
+    # when: a whole-model write stamps no row, so only the clock's new token can tell the fill it raced
+    stored = store.store(found.ticket, "read before the second write", 60, families=["@errands.errand"], guarded=True)
+
+    # then
+    assert not stored
+    assert not store.lookup(KEY).hit
+
+
 @pytest.mark.parametrize(
     "shown",
     ["@errands.errand:5", "@errands.errand", "queryset:errands.errand", "errand_list", "user_errands:7"],
@@ -734,6 +749,34 @@ def test_a_write_that_never_settles_blocks_fills_only_until_its_pending_ttl(cach
     # then: a fill stores again (its lookup-to-store gap must only stay under the 1 s TTL)
     later = store.lookup(KEY, clocks=["errands.errand"])
     assert store.store(later.ticket, "v", 60, guarded=True)
+
+
+def test_writes_of_many_rows_keep_refusing_fills_that_raced_them_and_keep_invalidating(cache_backend, monkeypatch):
+    # given: a guarded miss, then a write of row 1 while it computed
+    store = get_store()
+    racing = store.lookup("racing:1", clocks=["errands.errand"])
+    store.bump(families=["@errands.errand:1"], clocks=["errands.errand"], rows=True)
+    # on LocMem a process reads its own writes back from the journal at its next call and stamps them again: this
+    # read does it now, so that row 1's stamp is older than the hundred below
+    assert not store.lookup("racing:1").hit
+    # a second later (the fill still computing, well within the pending TTL), writes of a hundred other rows: what
+    # the model's clock remembers of its rows is pruned, but only of writes no storable ticket can have raced
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 1)
+    for row in range(100, 200):
+        store.bump(families=[f"@errands.errand:{row}"], clocks=["errands.errand"], rows=True)
+
+    # when
+    stored = store.store(
+        racing.ticket, "read before row 1 was written", 60, families=["@errands.errand:1"], guarded=True
+    )
+
+    # then: the fill is refused...
+    assert not stored
+    # ...and a later write of row 1 still drops what shows it
+    fill(families=["@errands.errand:1"], clocks=["errands.errand"], guarded=True)
+    store.bump(families=["@errands.errand:1"], clocks=["errands.errand"], rows=True)
+    assert not store.lookup(KEY).hit
 
 
 def test_begin_write_invalidates_at_once_and_unguarded_stores_are_not_blocked(cache_backend):
