@@ -98,6 +98,8 @@ def cached_call(key: str, compute: Callable[[], T], ttl: int | None = None) -> t
         stats.record(family, "hit")
         return value, "hit"
     stats.record(family, "miss")
+    if found.hit:  # an unreadable entry, now deleted: a hit carries no ticket, so take one to store in its place
+        found = store.lookup(key, clocks=clocks)
     if found.ticket is None:  # backend down: compute, store nothing
         return compute(), "not stored"
     wait = conf.single_flight_wait()
