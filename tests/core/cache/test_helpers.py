@@ -55,6 +55,7 @@ def test_every_public_name_is_importable_from_both_paths():
     assert all(callable(getattr(core.cache, name)) for name in PUBLIC)
     assert set(core.cache_utils.__all__) == UTILS
     assert all(getattr(core.cache_utils, name) is getattr(core.cache, name) for name in UTILS)
+    assert not hasattr(core.cache, "no_such_name")  # an unknown name is an AttributeError, as for any module
 
 
 def test_get_cache_key_joins_escaped_parts():

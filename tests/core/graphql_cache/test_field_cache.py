@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connection
 
+from core.cache import CacheManager
 from core.cache.store import GenerationStore, get_store
 from core.factories import BankFactory, ErrandFactory, EscrowFactory, RoleFactory, UserFactory
 from tests.fixtures.api import ApiClient, get_graphql_content, get_graphql_errors
@@ -116,6 +117,26 @@ def test_extensions_report_miss_then_hit(board, api_client, cache_debug):
     assert field_status(second, "errands") == "HIT"
     entry = json.loads(second.content)["extensions"]["cache"]["fields"][0]
     assert entry["family"] == "errand_list" and entry["ttl"] == 60
+
+
+@pytest.mark.parametrize(
+    "query, families",
+    [(ERRANDS_IDS_QUERY, ["errand_list", "gql"]), ("{ __typename errands { id } }", ["errand_list"])],
+    ids=["whole response", "field"],
+)
+def test_stats_count_a_fill_and_a_hit_under_the_field_s_family_and_the_whole_response_s(
+    board, api_client, query, families
+):
+    # when
+    get_graphql_content(api_client.post_graphql(query))
+    get_graphql_content(api_client.post_graphql(query))
+
+    # then: the first read missed and stored, the second hit (the whole response when there is one, else the field)
+    counted = CacheManager.get_stats()["families"]
+    assert {family: (row["misses"], row["sets"]) for family, row in counted.items()} == {
+        family: (1, 1) for family in families
+    }
+    assert counted[families[-1]]["hits"] == 1
 
 
 def test_extensions_say_a_field_whose_resolver_raised_was_not_cached(api_client, cache_debug):
