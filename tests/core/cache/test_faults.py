@@ -418,3 +418,23 @@ def test_an_invalidation_lost_while_redis_ran_on_unreachable_is_owed_on_recovery
     # then: another process, which never saw the outage, does not serve the entry
     reset_store()
     assert CacheManager.get("user:42:profile", default="miss") == "miss"
+
+
+def test_a_glob_delete_whose_sweep_redis_refuses_is_owed_and_its_entries_are_not_served(redis_url, settings):
+    # given: an entry, and a Redis user that may not SCAN (so a glob that names no family cannot be swept)
+    admin = redis.Redis.from_url(redis_url)
+    admin.acl_setuser("noscan", enabled=True, passwords=["+secret"], keys=["*"], commands=["+@all", "-scan"])
+    host, port = admin.connection_pool.connection_kwargs["host"], admin.connection_pool.connection_kwargs["port"]
+    settings.CACHES = redis_caches(f"redis://noscan:secret@{host}:{port}/0")
+    reset_store()
+    try:
+        fill()
+
+        # when: a glob delete whose sweep fails
+        get_store().delete_pattern("u?er:42:*")
+
+        # then: what it could not delete is owed, and not served
+        served = get_store().lookup(KEY).hit
+    finally:
+        admin.acl_deluser("noscan")
+    assert not served
