@@ -209,6 +209,7 @@ def test_a_pattern_matching_nothing_lists_the_families_in_the_cache(redis_cache,
     # then
     assert "Removed 0 keys matching 'user:*' (redis)." in out
     assert "No key matched 'user:*'. Families in the cache: errand_list, user_profile." in out
+    assert CacheManager.get("user_profile:5") == {"bio": "runner"}  # a sweep of nothing drops nothing else
 
 
 def test_a_pattern_matching_nothing_in_an_empty_cache_lists_the_project_families(redis_cache):
