@@ -121,6 +121,24 @@ def test_invalidate_with_an_inner_glob_scans_and_counts():
     assert removed == 2
     assert CacheManager.get("banks_list:NG") is None
     assert CacheManager.get("roles") == ["c"]
+    assert CacheManager.get_stats()["families"]["banks*"]["invalidations"] == 2  # under the glob's first segment
+
+
+def test_delete_pattern_counts_what_it_removed_as_invalidations_and_a_dry_run_counts_none():
+    # given
+    CacheManager.set("report:1:a", 1)
+    CacheManager.set("report:2:a", 2)
+    CacheManager.set("report:3:b", 3)
+
+    # when
+    assert CacheManager.delete_pattern("report:*:a", dry_run=True) == 2
+    dry = CacheManager.get_stats()["families"]["report"]["invalidations"]
+    assert CacheManager.delete_pattern("report:*:a") == 2
+    assert CacheManager.delete_pattern("report:*:none") == 0
+
+    # then
+    assert dry == 0
+    assert CacheManager.get_stats()["families"]["report"]["invalidations"] == 2
 
 
 def test_delete_pattern_counts_and_dry_run_removes_nothing():
