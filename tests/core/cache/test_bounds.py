@@ -31,6 +31,25 @@ def test_stats_count_at_most_their_families_and_the_rest_as_other(cache_backend,
     assert sum(row["misses"] for row in families.values()) == 10 * BOUND
 
 
+def test_stats_keep_their_bound_across_flushes_that_fail(restartable_redis, settings):
+    # given: counts kept in this process while Redis is down (every flush fails and keeps them)
+    settings.CACHE_STATS_FLUSH_INTERVAL = 0
+    settings.CACHE_STATS_MAX_FAMILIES = BOUND
+    restartable_redis.stop()
+
+    # when: each round brings as many new families as the bound, then a flush that fails
+    for round_ in range(3):
+        for n in range(BOUND):
+            stats.record(f"family{round_}-{n}", "miss")
+        assert stats.flush() is False
+
+    # then: still the first BOUND families apart and the rest together
+    restartable_redis.start()
+    families = set(stats.snapshot()["families"]) - {stats.FAULTS_FAMILY}
+    assert len(families) == BOUND + 1
+    assert stats.OTHER_FAMILY in families
+
+
 def test_single_flight_locks_and_entries_stay_within_the_local_memory_bound(settings):
     # given: local memory holding at most BOUND keys (locks, entries and generations share it)
     caches = locmem_caches()
