@@ -390,6 +390,25 @@ def test_a_relay_stopped_ends_its_thread_and_started_again_applies_rows_again(ca
     assert _relay_threads() == []
 
 
+def test_a_relay_applies_a_row_it_could_not_within_intervals_of_redis_answering_again(restartable_redis):
+    # given: a row a dead writer left, and a relay running while Redis does not answer
+    _left_by_a_dead_writer(ErrandFactory())
+    restartable_redis.stop()
+    worker = Relay(interval=0.05)
+    try:
+        worker.start()
+        assert until(lambda: worker.passes >= 2, limit=10)
+
+        # when
+        restartable_redis.start()
+
+        # then: it looks again an interval after a pass the backend failed (on PostgreSQL it must not wait for a
+        # notification instead: no writer will send one for this row), well within the minute of its idle check
+        assert until(lambda: CacheOutbox.objects.count() == 0, limit=10)
+    finally:
+        worker.stop()
+
+
 def test_rows_older_than_the_pending_ttl_are_applied_in_one_bump(cache_backend, settings, redis_round_trips):
     # given: rows whose marks have expired, and one with nothing to apply
     settings.CACHE_WRITE_PENDING_TTL = 60
