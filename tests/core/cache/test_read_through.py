@@ -3,7 +3,6 @@ meets an unreadable entry, a lock held by another caller, or a Redis that stops 
 
 import logging
 import threading
-import time
 
 import pytest
 import redis
@@ -87,7 +86,9 @@ def test_an_unreadable_entry_stored_between_the_miss_and_the_lock_is_a_miss_not_
     assert "unreadable" in caplog.text
 
 
-def test_a_caller_arriving_late_in_a_slow_computation_waits_for_it_instead_of_computing_again(monkeypatch, settings):
+def test_a_caller_arriving_late_in_a_slow_computation_waits_for_it_instead_of_computing_again(
+    monkeypatch, settings, later
+):
     # given: on LocMem (whose entries expire by time.time(), which the test moves), a first caller computing slowly,
     # with waiters allowed to wait as long as it computes
     settings.CACHE_SINGLE_FLIGHT_WAIT = 60
@@ -116,8 +117,7 @@ def test_a_caller_arriving_late_in_a_slow_computation_waits_for_it_instead_of_co
     assert computing.wait(30)
 
     # when: a second later (the clock moved on), another caller asks
-    real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + 1)
+    later(1)
     second = threading.Thread(target=caller)
     second.start()
     arrived = until(lambda: waiting or len(calls) > 1)  # it waits, or it computes

@@ -751,7 +751,7 @@ def test_a_write_that_never_settles_blocks_fills_only_until_its_pending_ttl(cach
     assert store.store(later.ticket, "v", 60, guarded=True)
 
 
-def test_writes_of_many_rows_keep_refusing_fills_that_raced_them_and_keep_invalidating(cache_backend, monkeypatch):
+def test_writes_of_many_rows_keep_refusing_fills_that_raced_them_and_keep_invalidating(cache_backend, later):
     # given: a guarded miss, then a write of row 1 while it computed
     store = get_store()
     racing = store.lookup("racing:1", clocks=["errands.errand"])
@@ -761,8 +761,7 @@ def test_writes_of_many_rows_keep_refusing_fills_that_raced_them_and_keep_invali
     assert not store.lookup("racing:1").hit
     # a second later (the fill still computing, well within the pending TTL), writes of a hundred other rows: what
     # the model's clock remembers of its rows is pruned, but only of writes no storable ticket can have raced
-    real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + 1)
+    later(1)
     for row in range(100, 200):
         store.bump(families=[f"@errands.errand:{row}"], clocks=["errands.errand"], rows=True)
 

@@ -5,9 +5,7 @@ LocMem's clock is time.time(), which a test moves forward; Redis expires keys on
 runs on both moves time.time() and then polls (bounded) for what Redis does by itself."""
 
 import threading
-import time
 
-import pytest
 import redis
 
 from core.cache.conf import FILL_WINDOW
@@ -16,17 +14,6 @@ from core.cache.store import get_store
 from tests.fixtures.cache import until
 
 KEY = "report:1"  # relative: the store adds the prefix of the backend under test
-
-
-@pytest.fixture
-def later(monkeypatch):
-    """Moves time.time() forward by the given seconds (LocMem's clock; Redis's is the server's)."""
-
-    def move(seconds: float) -> None:
-        now = time.time
-        monkeypatch.setattr(time, "time", lambda: now() + seconds)
-
-    return move
 
 
 def fill(key: str, ttl: int) -> None:
